@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric kernels are checked in debug builds and run without overflow/bounds traps in
+// release builds, where every benchmark is measured.
+let kernelSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "moebench",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "moebench", targets: ["moebench"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Routing", targets: ["Routing"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // System libraries: the chosen dependencies, installed by `make deps`.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFLAC", pkgConfig: "flac", providers: [.apt(["libflac-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        // The engine: storage, autograd tape, FLOP counter, RNG, kernels.
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        // Modules, layers, optimizers, schedules.
+        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: kernelSettings),
+        // The shared backbone and the routing methods.
+        .target(name: "Routing", dependencies: ["NN", "Tensor"], swiftSettings: kernelSettings),
+        // Dataset formats, proxy generators, tokenizer, features, metrics.
+        .target(name: "Data", dependencies: ["Tensor", "CFLAC"], swiftSettings: kernelSettings),
+        // Suites, the run grid, cache/resume, sharding, results, regression.
+        .target(name: "Harness", dependencies: ["Routing", "Data", "NN", "Tensor",
+                                                .product(name: "Yams", package: "Yams")]),
+        // Markdown tables, claims, PNG plots.
+        .target(name: "Report", dependencies: ["Harness", "CPNG"]),
+        // The command line: thin.
+        .executableTarget(name: "moebench", dependencies: [
+            "Tensor", "NN", "Routing", "Data", "Harness", "Report",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

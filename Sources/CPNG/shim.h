@@ -1,0 +1,2 @@
+// libpng, for writing the reports' plots.
+#include <png.h>

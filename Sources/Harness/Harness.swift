@@ -1,0 +1,2 @@
+import Routing
+import Data

@@ -1,0 +1,35 @@
+import CBLAS
+import Foundation
+
+/// The BLAS thread count: set explicitly (CLI `--threads`, or `MOEBENCH_THREADS`), and
+/// recorded with every result.
+public enum EngineThreads {
+    /// Sets OpenBLAS's thread count. Results are bit-identical only for the same count.
+    public static func set(_ n: Int) {
+        precondition(n >= 1, "thread count must be at least 1")
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Applies `MOEBENCH_THREADS` when set; otherwise leaves OpenBLAS's own default.
+    /// Returns the count in force.
+    @discardableResult
+    public static func configureFromEnvironment() -> Int {
+        if let s = ProcessInfo.processInfo.environment["MOEBENCH_THREADS"], let n = Int(s), n >= 1 {
+            set(n)
+        }
+        return current
+    }
+
+    public static var current: Int { Int(openblas_get_num_threads()) }
+
+    /// OpenBLAS's build configuration string (version, kernel, threading).
+    public static var blasConfig: String {
+        guard let c = openblas_get_config() else { return "unknown" }
+        return String(cString: c)
+    }
+
+    public static var blasCore: String {
+        guard let c = openblas_get_corename() else { return "unknown" }
+        return String(cString: c)
+    }
+}
