@@ -18,6 +18,19 @@ public struct CellConfig: Codable, Equatable, Sendable {
     public var model: ModelSpec
     public var training: TrainingSpec
 
+    public init(suite: String, modality: Modality, tier: String, data: String, task: String, method: MethodEntry,
+                seed: Int, model: ModelSpec, training: TrainingSpec) {
+        self.suite = suite
+        self.modality = modality
+        self.tier = tier
+        self.data = data
+        self.task = task
+        self.method = method
+        self.seed = seed
+        self.model = model
+        self.training = training
+    }
+
     /// Canonical JSON (sorted keys) of the configuration.
     public var canonicalJSON: Data {
         let e = JSONEncoder()
@@ -39,6 +52,8 @@ public func fnv1a64Hex(_ data: Data) -> String {
 /// One cell of the grid: (suite, task, method, seed) under a tier.
 public struct Cell: Equatable, Sendable {
     public var config: CellConfig
+
+    public init(config: CellConfig) { self.config = config }
 
     public var id: String { "\(config.task)__\(config.method.label)__s\(config.seed)" }
     /// `results/<tier>/<suite>/<task>__<method>__s<seed>.json`

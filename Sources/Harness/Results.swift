@@ -12,12 +12,24 @@ public struct FlopsRecord: Codable, Equatable, Sendable {
     public var routerPerExample: Double
     /// Counted FLOPs of the whole training run (forward + backward).
     public var training: Double
+
+    public init(forwardPerExampleAnalytic: Double, forwardPerExampleCounted: Double, routerPerExample: Double, training: Double) {
+        self.forwardPerExampleAnalytic = forwardPerExampleAnalytic
+        self.forwardPerExampleCounted = forwardPerExampleCounted
+        self.routerPerExample = routerPerExample
+        self.training = training
+    }
 }
 
 public struct ParamsRecord: Codable, Equatable, Sendable {
     public var total: Int
     /// Parameters used per example (experts not chosen excluded).
     public var active: Double
+
+    public init(total: Int, active: Double) {
+        self.total = total
+        self.active = active
+    }
 }
 
 /// Where and how a result was produced.
@@ -28,6 +40,15 @@ public struct EnvironmentRecord: Codable, Equatable, Sendable {
     public var threads: Int
     public var cpu: String
     public var os: String
+
+    public init(gitCommit: String, swiftVersion: String, blas: String, threads: Int, cpu: String, os: String) {
+        self.gitCommit = gitCommit
+        self.swiftVersion = swiftVersion
+        self.blas = blas
+        self.threads = threads
+        self.cpu = cpu
+        self.os = os
+    }
 }
 
 /// Accuracy-like metric and routing per proxy difficulty level.
@@ -37,6 +58,12 @@ public struct DifficultyRecord: Codable, Equatable, Sendable {
     public var metric: Double
     /// Mean experts (blocks) chosen per token (sequence), over routed layers.
     public var meanChosen: Double
+
+    public init(examples: Int, metric: Double, meanChosen: Double) {
+        self.examples = examples
+        self.metric = metric
+        self.meanChosen = meanChosen
+    }
 }
 
 /// One cell's result: the unit the reports are rendered from.
@@ -72,6 +99,29 @@ public struct CellResult: Codable, Equatable, Sendable {
     public var meanChosen: Double? {
         guard !routing.isEmpty else { return nil }
         return routing.map(\.meanChosen).reduce(0, +) / Double(routing.count)
+    }
+
+    public init(suite: String, task: String, method: String, seed: Int, tier: String, data: String, status: String, failure: String?, config: CellConfig, configHash: String, metrics: [String: Double], flops: FlopsRecord?, params: ParamsRecord?, routing: [LayerStats], byDifficulty: [String: DifficultyRecord], trainSteps: Int, finalTrainLoss: Double?, wallSeconds: Double, environment: EnvironmentRecord, finishedAt: String) {
+        self.suite = suite
+        self.task = task
+        self.method = method
+        self.seed = seed
+        self.tier = tier
+        self.data = data
+        self.status = status
+        self.failure = failure
+        self.config = config
+        self.configHash = configHash
+        self.metrics = metrics
+        self.flops = flops
+        self.params = params
+        self.routing = routing
+        self.byDifficulty = byDifficulty
+        self.trainSteps = trainSteps
+        self.finalTrainLoss = finalTrainLoss
+        self.wallSeconds = wallSeconds
+        self.environment = environment
+        self.finishedAt = finishedAt
     }
 }
 

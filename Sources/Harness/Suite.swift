@@ -55,6 +55,12 @@ public struct MethodEntry: Codable, Equatable, Sendable {
     public var label: String
     public var method: String
     public var options: [String: OptionValue]
+
+    public init(label: String, method: String, options: [String: OptionValue]) {
+        self.label = label
+        self.method = method
+        self.options = options
+    }
 }
 
 /// Training settings of one tier (and, within it, one task).
