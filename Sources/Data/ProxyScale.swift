@@ -1,0 +1,1 @@
+public enum ProxyScale: String, CaseIterable { case smoke, proxy }
