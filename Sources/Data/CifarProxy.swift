@@ -97,12 +97,18 @@ public enum CIFARProxy {
     }
 
     /// Writes `root/cifar-100-binary/` with the given number of images per class, and notes
-    /// it in `root/PROXY.md`.
+    /// it in `root/PROXY.md`. Existing proxy files are replaced; a folder holding a
+    /// `train.bin` without `difficulty.tsv` (the published data) is never overwritten.
     public static func write(root: URL, seed: UInt64, trainPerClass: Int, testPerClass: Int) throws {
         precondition(trainPerClass >= 0 && testPerClass >= 0)
         let dir = root.appendingPathComponent(CIFAR100.folder)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: dir.appendingPathComponent("train.bin").path)
+            && !fm.fileExists(atPath: dir.appendingPathComponent("difficulty.tsv").path) {
+            throw DataError(file: dir.path, "holds a train.bin that is not proxy data (no difficulty.tsv): not overwriting it")
+        }
         do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         } catch {
             throw DataError(file: dir.path, "cannot create the folder: \(error.localizedDescription)")
         }

@@ -67,6 +67,16 @@ final class CifarProxyTests: XCTestCase {
         XCTAssertEqual(CIFARProxy.render(fine: 42, level: 2, rng: &r1), CIFARProxy.render(fine: 42, level: 2, rng: &r2))
     }
 
+    func testRefusesToOverwritePublishedData() throws {
+        let dir = root.appendingPathComponent("cifar-100-binary")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: dir.appendingPathComponent("train.bin"))
+        XCTAssertThrowsError(try CIFARProxy.write(root: root, seed: 1, trainPerClass: 1, testPerClass: 1)) { e in
+            XCTAssertTrue("\(e)".contains("not overwriting"), "\(e)")
+        }
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("train.bin")), Data([1, 2, 3]))
+    }
+
     /// Rewriting replaces the dataset's section of PROXY.md and keeps other sections.
     func testProxyNoteKeepsOtherSections() throws {
         try "# Synthetic proxy data\n\n## glue\n\nGLUE text.\n".write(
