@@ -176,7 +176,9 @@ public enum SpeechProxy {
         switch g.int(8) {
         case 0: return ["THE", pick(adjectives), pick(nouns), pick(pastVerbs), "THE", pick(nouns)]
         case 1: return [pick(names), pick(pastVerbs), pick(numbers), pick(adjectives), pick(plurals)]
-        case 2: return ["IT'S", "A", pick(adjectives), pick(nouns)]
+        case 2:
+            let adjective = pick(adjectives)
+            return ["IT'S", "AEIOU".contains(adjective.first!) ? "AN" : "A", adjective, pick(nouns)]
         case 3: return ["DON'T", pick(verbs), "THE", pick(nouns)]
         case 4: return [pick(names) + "'S", pick(nouns), "WAS", pick(adjectives)]
         case 5: return ["THE", pick(nouns), "IS", pick(prepositions), "THE", pick(nouns)]
