@@ -228,7 +228,7 @@ public enum Checksums {
         guard fm.fileExists(atPath: root.path, isDirectory: &isDir), isDir.boolValue else {
             throw DataError(file: root.path, "dataset folder not found")
         }
-        let isProxy = fm.fileExists(atPath: root.appendingPathComponent("PROXY.md").path)
+        let isProxy = DatasetLayout.isProxy(root)
         var results: [ChecksumResult] = []
         for ref in references {
             let archive = root.appendingPathComponent(ref.archive)

@@ -209,7 +209,7 @@ public enum CIFAR100 {
             }
         }
         if let failure { throw failure }
-        let isProxy = FileManager.default.fileExists(atPath: root.appendingPathComponent("PROXY.md").path)
+        let isProxy = DatasetLayout.isProxy(root)
         let difficulty = try loadDifficulty(root: root, split: split, count: n)
         return CIFARSplit(split: split, file: file, images: images, fineLabels: fine, coarseLabels: coarse,
                           fineNames: fineNames, coarseNames: coarseNames, difficulty: difficulty, isProxy: isProxy)

@@ -441,7 +441,7 @@ enum ProxyNotes {
         """
 
     static func record(root: URL, section: String, body: String) throws {
-        let url = root.appendingPathComponent("PROXY.md")
+        let url = DatasetLayout.proxyMarkerFile(root)
         var text = (try? String(contentsOf: url, encoding: .utf8)) ?? header
         let heading = "## \(section)\n"
         let block = heading + "\n" + body + "\n\n"
