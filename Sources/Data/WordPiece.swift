@@ -147,13 +147,7 @@ public struct BasicTokenizer: Sendable, Equatable {
             return true
         }
         if v < 0x80 { return false }
-        switch s.properties.generalCategory {
-        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation:
-            return true
-        default:
-            return false
-        }
+        return isPunctuationCategory(s)
     }
 
     /// The CJK ideograph blocks BERT spaces out.
