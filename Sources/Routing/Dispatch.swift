@@ -65,11 +65,72 @@ public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weigh
     Flops.withCategory(.expert) { dispatchKernel(x, plan, gates, weights) }
 }
 
-/// GELU, erf form: `gelu(z) = z·Φ(z)`, `Φ(z) = (1 + erf(z/√2)) / 2`.
-@inline(__always) func geluForward(_ z: Float) -> Float { 0.5 * z * (1 + erff(z * 0.70710678118654752)) }
-/// `gelu'(z) = Φ(z) + z·φ(z)`, `φ(z) = exp(-z²/2)/√(2π)`.
-@inline(__always) func geluDerivative(_ z: Float) -> Float {
-    0.5 * (1 + erff(z * 0.70710678118654752)) + z * 0.39894228040143268 * expf(-0.5 * z * z)
+/// `erf(x)` in float32 by a rational approximation on `[-4, 4]` (`x·P(x²)/Q(x²)`, the
+/// coefficients of Eigen's and XLA's float erf; `|erf(x)| = 1` to float precision beyond).
+/// Largest absolute error about `4e-7` against float64 `erf`. Branch-free, so loops over
+/// it vectorise.
+@inline(__always) public func erfApprox(_ a: Float) -> Float {
+    let x = min(max(a, -4), 4)
+    let x2 = x * x
+    var p: Float = -2.72614225801306e-10
+    p = p * x2 + 2.77068142495902e-08
+    p = p * x2 - 2.10102402082508e-06
+    p = p * x2 - 5.69250639462346e-05
+    p = p * x2 - 7.34990630326855e-04
+    p = p * x2 - 2.95459980854025e-03
+    p = p * x2 - 1.60960333262415e-02
+    var q: Float = -1.45660718464996e-05
+    q = q * x2 - 2.13374055278905e-04
+    q = q * x2 - 1.68282697438203e-03
+    q = q * x2 - 7.37332916720468e-03
+    q = q * x2 - 1.42647390514189e-02
+    return x * p / q
+}
+
+/// `exp(x)` in float32 (Cephes `expf`: `x = n·ln2 + r`, a degree-6 polynomial in `r`, then
+/// `2^n` through the exponent bits), for `x <= 0`; relative error about `2e-7`. Arguments
+/// below `-87` give `exp(-87)`. Branch-free.
+@inline(__always) public func expNonPositive(_ a: Float) -> Float {
+    let x0 = max(min(a, 0), -87)
+    // Round to nearest by the 1.5·2^23 trick (no libm call, so loops vectorise).
+    let n = (x0 * 1.44269504088896341 + 12582912) - 12582912
+    var x = x0 - n * 0.693359375
+    x = x + n * 2.12194440e-4
+    let z = x * x
+    var y: Float = 1.9875691500e-4
+    y = y * x + 1.3981999507e-3
+    y = y * x + 8.3334519073e-3
+    y = y * x + 4.1665795894e-2
+    y = y * x + 1.6666665459e-1
+    y = y * x + 5.0000001201e-1
+    y = y * z + x + 1
+    return y * Float(bitPattern: UInt32(truncatingIfNeeded: Int32(n) + 127) << 23)
+}
+
+/// GELU, erf form: `act[i] = z·Φ(z)`, `Φ(z) = (1 + erf(z/√2)) / 2`, over `n` values.
+@inline(__always) public func geluForward(_ z: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { let v = z[i]; act[i] = 0.5 * v * (1 + erfApprox(v * 0.70710678118654752)) }
+}
+
+/// GELU and its derivative in one pass: `act[i] = gelu(z_i)`, then `z[i]` is overwritten with
+/// `gelu'(z_i) = Φ(z_i) + z_i·φ(z_i)`, `φ(z) = exp(-z²/2)/√(2π)`.
+@inline(__always) public func geluForwardKeepingDerivative(_ z: UnsafeMutablePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n {
+        let v = z[i]
+        let phi = 0.5 * (1 + erfApprox(v * 0.70710678118654752))
+        act[i] = v * phi
+        z[i] = phi + v * 0.39894228040143268 * expNonPositive(-0.5 * v * v)
+    }
+}
+
+/// Runs `body(lo, hi)` over `0..<n` split into at most `EngineThreads.current` contiguous
+/// chunks of at least `grain` items, concurrently; inline when one chunk suffices.
+@inline(__always) func parallelChunks(_ n: Int, grain: Int, _ body: (Int, Int) -> Void) {
+    let chunks = min(EngineThreads.current, n / max(grain, 1))
+    if chunks <= 1 { if n > 0 { body(0, n) }; return }
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        body(c * n / chunks, (c + 1) * n / chunks)
+    }
 }
 
 private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _ w: ExpertWeights) -> Tensor {
@@ -80,57 +141,79 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
                  "dispatch: plan for \(plan.tokenCount) tokens × \(plan.expertCount) experts, input \(T) × \(E)")
     precondition(gates.count == plan.assignments.count, "dispatch: \(gates.count) gates for \(plan.assignments.count) assignments")
 
-    // Counting sort of the kept assignments by expert (stable: token-major order within an expert).
+    // Counting sort of the kept assignments by expert: histogram, prefix sum, placement
+    // (stable, so token order within an expert). Row r of the expert-ordered buffers holds
+    // assignment rowAssign[r] of token rowToken[r] for expert rowExpert[r]; assignment a
+    // sits at row assignRow[a] (-1 when dropped).
     var offsets = [Int](repeating: 0, count: E + 1)
     for a in plan.assignments where a.kept { offsets[a.expert + 1] += 1 }
     for e in 0..<E { offsets[e + 1] += offsets[e] }
-    let N = offsets[E]
+    let N = offsets[E], A = plan.assignments.count
     var rowToken = [Int](repeating: 0, count: N)
     var rowAssign = [Int](repeating: 0, count: N)
+    var rowExpert = [Int](repeating: 0, count: N)
+    var assignRow = [Int](repeating: -1, count: A)
     var cursor = offsets
     for (i, a) in plan.assignments.enumerated() where a.kept {
         let r = cursor[a.expert]
         cursor[a.expert] += 1
         rowToken[r] = a.token
         rowAssign[r] = i
+        rowExpert[r] = a.expert
+        assignRow[i] = r
     }
+    let tokenOffsets = plan.tokenOffsets
 
     let needsGrad = Autograd.needsGrad([x, gates] + w.all)
     let innerGrad = Autograd.needsGrad([x] + w.all)
     // Buffers, one row per kept assignment in expert order:
     let xs = TensorStorage(count: N * d, zeroed: false)    // [N, d] gathered inputs
-    let z = TensorStorage(count: N * h, zeroed: false)     // [N, h] pre-activations, then gelu'(z)
-    let act = TensorStorage(count: N * h, zeroed: false)   // [N, h] gelu(z)
+    let z = TensorStorage(count: N * h, zeroed: false)     // [N, h] x W1, then gelu'(x W1 + b1) when training
+    let act = TensorStorage(count: N * h, zeroed: false)   // [N, h] gelu(x W1 + b1)
     let y = TensorStorage(count: N * d, zeroed: false)     // [N, d] expert outputs (before the gate)
-    let out = Tensor(zeros: [T, d])
+    let out = Tensor(uninitialized: [T, d])
 
     let px = x.data, pxs = xs.base, pz = z.base, pa = act.base, py = y.base, pg = gates.data
+    let pb1 = w.b1.data, pb2 = w.b2.data, pw1 = w.w1.data, pw2 = w.w2.data, po = out.data
     rowToken.withUnsafeBufferPointer { tok in
-        for r in 0..<N { (pxs + r * d).update(from: px + tok[r] * d, count: d) }
-    }
-    for e in 0..<E {
-        let o = offsets[e], n = offsets[e + 1] - o
-        if n == 0 { continue }
-        let zr = pz + o * h, ar = pa + o * h, yr = py + o * d
-        let b1 = w.b1.data + e * h, b2 = w.b2.data + e * d
-        for r in 0..<n { (zr + r * h).update(from: b1, count: h) }
-        sgemm(transA: false, transB: false, m: n, n: h, k: d, a: pxs + o * d, lda: d,
-              b: w.w1.data + e * d * h, ldb: h, beta: 1, c: zr, ldc: h)
-        if innerGrad {
-            for i in 0..<(n * h) { let v = zr[i]; ar[i] = geluForward(v); zr[i] = geluDerivative(v) }
-        } else {
-            for i in 0..<(n * h) { ar[i] = geluForward(zr[i]) }
+        parallelChunks(N, grain: 256) { lo, hi in
+            for r in lo..<hi { (pxs + r * d).update(from: px + tok[r] * d, count: d) }
         }
-        for r in 0..<n { (yr + r * d).update(from: b2, count: d) }
-        sgemm(transA: false, transB: false, m: n, n: d, k: h, a: ar, lda: h,
-              b: w.w2.data + e * h * d, ldb: d, beta: 1, c: yr, ldc: d)
     }
-    let po = out.data
-    rowToken.withUnsafeBufferPointer { tok in
-        rowAssign.withUnsafeBufferPointer { asg in
-            for r in 0..<N {
-                let g = pg[asg[r]], src = py + r * d, dst = po + tok[r] * d
-                for j in 0..<d { dst[j] += g * src[j] }
+    for e in 0..<E where offsets[e + 1] > offsets[e] {
+        let o = offsets[e]
+        sgemm(transA: false, transB: false, m: offsets[e + 1] - o, n: h, k: d, a: pxs + o * d, lda: d,
+              b: pw1 + e * d * h, ldb: h, beta: 0, c: pz + o * h, ldc: h)
+    }
+    // Bias and GELU (and GELU' for the backward pass), row by row.
+    rowExpert.withUnsafeBufferPointer { rex in
+        parallelChunks(N, grain: 16) { lo, hi in
+            for r in lo..<hi {
+                let zr = pz + r * h, ar = pa + r * h, b = pb1 + rex[r] * h
+                for j in 0..<h { zr[j] += b[j] }
+                if innerGrad { geluForwardKeepingDerivative(zr, ar, h) } else { geluForward(zr, ar, h) }
+            }
+        }
+    }
+    for e in 0..<E where offsets[e + 1] > offsets[e] {
+        let o = offsets[e]
+        sgemm(transA: false, transB: false, m: offsets[e + 1] - o, n: d, k: h, a: pa + o * h, lda: h,
+              b: pw2 + e * h * d, ldb: d, beta: 0, c: py + o * d, ldc: d)
+    }
+    // Second bias and the weighted combine, token by token (no write conflicts).
+    plan.assignments.withUnsafeBufferPointer { asg in
+        assignRow.withUnsafeBufferPointer { arow in
+            parallelChunks(T, grain: 64) { lo, hi in
+                for t in lo..<hi {
+                    let dst = po + t * d
+                    for j in 0..<d { dst[j] = 0 }
+                    for a in tokenOffsets[t]..<tokenOffsets[t + 1] {
+                        let r = arow[a]
+                        if r < 0 { continue }
+                        let g = pg[a], yr = py + r * d, b = pb2 + asg[a].expert * d
+                        for j in 0..<d { let v = yr[j] + b[j]; yr[j] = v; dst[j] += g * v }
+                    }
+                }
             }
         }
     }
@@ -142,25 +225,36 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
         let gOut = out.gradStorage!.base
         let pxs = xs.base, pz = z.base, pa = act.base, py = y.base, pg = gates.data
         var flops = 0
-        // d gate_a = <dL/dy_t, expert output>
+        // d gate_a = <dL/dout_t, expert output of a>
         if gates.requiresGrad {
             let gg = gates.gradPointer()
-            for r in 0..<N {
-                let src = py + r * d, gt = gOut + rowToken[r] * d
-                var s: Float = 0
-                for j in 0..<d { s += gt[j] * src[j] }
-                gg[rowAssign[r]] += s
+            rowToken.withUnsafeBufferPointer { tok in
+                rowAssign.withUnsafeBufferPointer { ras in
+                    parallelChunks(N, grain: 256) { lo, hi in
+                        for r in lo..<hi {
+                            let src = py + r * d, gt = gOut + tok[r] * d
+                            var s: Float = 0
+                            for j in 0..<d { s += gt[j] * src[j] }
+                            gg[ras[r]] += s
+                        }
+                    }
+                }
             }
             flops += 2 * N * d
         }
         guard innerGrad else { Flops.add(flops); return }
-        // gy = gate · dL/dy_t   [N, d]; reused below for d xs.
-        let gy = TensorStorage(count: N * d, zeroed: false)
-        let ga = TensorStorage(count: N * h, zeroed: false)  // [N, h]
+        let gy = TensorStorage(count: N * d, zeroed: false)  // [N, d] gate · dL/dout_t, later dL/dxs
+        let ga = TensorStorage(count: N * h, zeroed: false)  // [N, h] dL/d(x W1 + b1)
         let pgy = gy.base, pga = ga.base
-        for r in 0..<N {
-            let g = pg[rowAssign[r]], src = gOut + rowToken[r] * d, dst = pgy + r * d
-            for j in 0..<d { dst[j] = g * src[j] }
+        rowToken.withUnsafeBufferPointer { tok in
+            rowAssign.withUnsafeBufferPointer { ras in
+                parallelChunks(N, grain: 256) { lo, hi in
+                    for r in lo..<hi {
+                        let g = pg[ras[r]], src = gOut + tok[r] * d, dst = pgy + r * d
+                        for j in 0..<d { dst[j] = g * src[j] }
+                    }
+                }
+            }
         }
         flops += N * d
         let gw1: UnsafeMutablePointer<Float>? = w.w1.requiresGrad ? w.w1.gradPointer() : nil
@@ -177,13 +271,12 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
                 flops += 2 * n * h * d
             }
             if let gb2 {
-                let gb = gb2 + e * d
-                for r in 0..<n { let row = gyr + r * d; for j in 0..<d { gb[j] += row[j] } }
+                columnSums(gyr, rows: n, cols: d, into: gb2 + e * d)
                 flops += n * d
             }
-            sgemm(transA: false, transB: true, m: n, n: h, k: d, a: gyr, lda: d, b: w.w2.data + e * h * d, ldb: d,
+            sgemm(transA: false, transB: true, m: n, n: h, k: d, a: gyr, lda: d, b: pw2 + e * h * d, ldb: d,
                   beta: 0, c: gar, ldc: h)
-            for i in 0..<(n * h) { gar[i] *= zr[i] }
+            parallelChunks(n * h, grain: 16384) { lo, hi in for i in lo..<hi { gar[i] *= zr[i] } }
             flops += 2 * n * h * d + n * h
             if let gw1 {
                 sgemm(transA: true, transB: false, m: d, n: h, k: n, a: pxs + o * d, lda: d, b: gar, ldb: h,
@@ -191,28 +284,45 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
                 flops += 2 * n * d * h
             }
             if let gb1 {
-                let gb = gb1 + e * h
-                for r in 0..<n { let row = gar + r * h; for j in 0..<h { gb[j] += row[j] } }
+                columnSums(gar, rows: n, cols: h, into: gb1 + e * h)
                 flops += n * h
             }
             if x.requiresGrad {
-                // d xs for this expert's rows, written over its (consumed) gy rows.
-                sgemm(transA: false, transB: true, m: n, n: d, k: h, a: gar, lda: h, b: w.w1.data + e * d * h, ldb: h,
+                // dL/dxs for this expert's rows, written over its (consumed) gy rows.
+                sgemm(transA: false, transB: true, m: n, n: d, k: h, a: gar, lda: h, b: pw1 + e * d * h, ldb: h,
                       beta: 0, c: gyr, ldc: d)
                 flops += 2 * n * d * h
             }
         }
         if x.requiresGrad {
             let gx = x.gradPointer()
-            for r in 0..<N {
-                let src = pgy + r * d, dst = gx + rowToken[r] * d
-                for j in 0..<d { dst[j] += src[j] }
+            assignRow.withUnsafeBufferPointer { arow in
+                parallelChunks(T, grain: 64) { lo, hi in
+                    for t in lo..<hi {
+                        let dst = gx + t * d
+                        for a in tokenOffsets[t]..<tokenOffsets[t + 1] where arow[a] >= 0 {
+                            let src = pgy + arow[a] * d
+                            for j in 0..<d { dst[j] += src[j] }
+                        }
+                    }
+                }
             }
             flops += N * d
         }
         Flops.add(flops)
     }
     return out
+}
+
+/// `sums[j] += sum_r m[r, j]` for a row-major `rows × cols` block, split by columns across
+/// threads.
+@inline(__always) func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
+    parallelChunks(cols, grain: rows * cols >= 65536 ? 64 : cols) { lo, hi in
+        for r in 0..<rows {
+            let row = m + r * cols
+            for j in lo..<hi { sums[j] += row[j] }
+        }
+    }
 }
 
 /// Forward FLOPs per token of an FFN-slot method, the router on its own line.

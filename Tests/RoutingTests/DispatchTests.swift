@@ -79,4 +79,28 @@ final class DispatchTests: XCTestCase {
         let n = plan.keptCount
         XCTAssertEqual(counter.backward(.expert), n * (8 * 4 * 8 + 8 + 4 + 8 + 4 + 2 * 4 + 4))
     }
+
+    func testLargeBatchTakesTheParallelPathsAndMatches() {
+        // Enough rows for the multi-threaded gather, GELU and combine loops.
+        let (x, plan, gates, w) = makeCase(T: 700, d: 8, h: 24, E: 4, seed: 5)
+        let y = dispatchExperts(x, plan: plan, gates: gates, weights: w)
+        assertClose(y.scalars, naive(x, plan, gates.scalars, w), atol: 2e-5)
+    }
+
+    func testErfAndExpApproximations() {
+        var worstErf = 0.0, worstExp = 0.0
+        var v: Float = -9
+        while v <= 9 {
+            worstErf = max(worstErf, abs(Double(erfApprox(v)) - erf(Double(v))))
+            if v <= 0 {
+                let e = exp(Double(v))
+                worstExp = max(worstExp, abs(Double(expNonPositive(v)) - e) / e)
+            }
+            v += 0.001
+        }
+        XCTAssertLessThan(worstErf, 6e-7)
+        XCTAssertLessThan(worstExp, 4e-7)
+        XCTAssertEqual(expNonPositive(0), 1)
+        XCTAssertLessThan(expNonPositive(-1000), 1e-37)
+    }
 }
