@@ -35,7 +35,9 @@
 ///   `beta · mean_b(-Σ_l q_bl log q_bl)`, `beta = 1e-4` (option `entropy_beta`).
 ///
 /// The gates are shared by all blocks (one per block with `gate_per_block`). The number of
-/// task ids is the option `tasks` (default 11, the suite's tasks).
+/// task ids is the option `tasks` (default 11, the suite's tasks). Initialisation: `W_s` and
+/// `W_t` as PyTorch's `nn.Linear` (`U(±1/sqrt(fan_in))`), `e_task` `N(0, 1)` as
+/// `nn.Embedding`.
 ///
 /// FLOPs of one mixing step (forward, `N` real tokens, `B` sequences, `B·T` positions):
 /// block evaluations `1 + |S_b|` per sequence, `|S_b|` when `i ∈ S_b` (data-dependent; the

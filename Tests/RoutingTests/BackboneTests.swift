@@ -22,6 +22,9 @@ enum Fixture {
         return (x * w).sum()
     }
 
+    /// True when `t` has a gradient with a non-zero entry.
+    static func hasGradient(_ t: Tensor) -> Bool { t.grad?.scalars.contains { $0 != 0 } ?? false }
+
     /// The real-token rows of `[B, T, d]` as arrays, sequence by sequence.
     static func realRows(_ x: Tensor, _ lengths: [Int]) -> [[Float]] {
         let T = x.shape[1], d = x.shape[2]
