@@ -74,4 +74,22 @@ final class DenseEquivalenceTests: XCTestCase {
         check(try SurveyMoE(d: d, hidden: h, options: noisy, rng: &rng), "noisy_topk", training: false)
         check(try SurveyMoE(d: d, hidden: h, options: noisy, rng: &rng), "noisy_topk training")
     }
+
+    func testDenseOptionsStatsAndAnalyticFlops() throws {
+        var rng = RNG(seed: 5)
+        let options = MethodOptions(method: "dense", ["hidden_scale": .int(2)])
+        let layer = try Dense(d: 16, hidden: 32, options: options, rng: &rng)
+        XCTAssertEqual(layer.fc1.weight.shape, [16, 64])
+        XCTAssertEqual(layer.fc2.weight.shape, [64, 16])
+        XCTAssertEqual(layer.parameterCount, 16 * 64 + 64 + 64 * 16 + 16)
+        try checkAnalyticFlops(layer, Dense.self, d: 16, hidden: 32, options: options)
+        let f = try Dense.forwardFlopsPerToken(d: 16, hidden: 32, options: MethodOptions(method: "dense"), meanExperts: nil)
+        XCTAssertEqual(f, FFNFlops(router: 0, expert: Double(4 * 16 * 32 + 2 * 32 + 16)))
+        var ctx = RoutingContext(training: true, rng: RNG(seed: 1), sequenceOffsets: [0, 3])
+        let out = layer.forward(randomTensor([3, 16], &rng), layer: 4, context: &ctx)
+        XCTAssertEqual(out.stats, LayerStats(layer: 4, assignedPerUnit: [3], routed: 3, chosenHistogram: [0, 3], gateEntropy: 0))
+        XCTAssertNil(out.auxLoss)
+        XCTAssertThrowsError(try Dense(d: 4, hidden: 8, options: MethodOptions(method: "dense", ["hidden_scale": .int(0)]), rng: &rng))
+        XCTAssertThrowsError(try Dense(d: 4, hidden: 8, options: MethodOptions(method: "dense", ["experts": .int(2)]), rng: &rng))
+    }
 }
