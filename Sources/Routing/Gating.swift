@@ -409,5 +409,5 @@ public enum Router {
     }
 
     /// FLOPs per row of the engine's softmax over `width` values (see `Tensor.softmax`).
-    public static func softmaxFlops(width: Int) -> Int { 3 * width }
+    public static func softmaxFlops(width: Int) -> Int { 5 * width }
 }
