@@ -60,7 +60,7 @@ public func expertFlopsPerAssignment(d: Int, hidden h: Int) -> Int { 4 * d * h +
 /// - Gradients flow to `x`, `gates` and every expert weight.
 /// - FLOPs (category `.expert`): forward `N·(4dh + 2h + 3d)` for `N` kept assignments;
 ///   backward `8·N·d·h` for the GEMMs (less when `x` or weights need no gradient) plus
-///   `N·(3h + 5d)` for biases, GELU', gate scaling, gate dot products and the scatter.
+///   `N·(2h + 5d)` for the biases, GELU', gate scaling, gate dot products and the scatter.
 public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weights: ExpertWeights) -> Tensor {
     Flops.withCategory(.expert) { dispatchKernel(x, plan, gates, weights) }
 }
