@@ -49,9 +49,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Report", "Routing", "TestSupport"]),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "NN", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -60,7 +60,7 @@ public func expertFlopsPerAssignment(d: Int, hidden h: Int) -> Int { 4 * d * h +
 /// - Gradients flow to `x`, `gates` and every expert weight.
 /// - FLOPs (category `.expert`): forward `N·(4dh + 2h + 3d)` for `N` kept assignments;
 ///   backward `8·N·d·h` for the GEMMs (less when `x` or weights need no gradient) plus
-///   `N·(3h + 5d)` for biases, GELU', gate scaling, gate dot products and the scatter.
+///   `N·(2h + 5d)` for the biases, GELU', gate scaling, gate dot products and the scatter.
 public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weights: ExpertWeights) -> Tensor {
     Flops.withCategory(.expert) { dispatchKernel(x, plan, gates, weights) }
 }
@@ -325,6 +325,28 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
     }
 }
 
+/// The plain loop-over-experts reference of `dispatchExperts`, built from the engine's
+/// generic ops (`indexSelect`, `split`, `linear`, `gelu`, `scatterAdd`): for each expert,
+/// gather its kept tokens, run its FFN, scatter-add the gate-weighted outputs. Same
+/// result and gradients as `dispatchExperts`, slower; kept for tests.
+public func dispatchReference(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weights w: ExpertWeights) -> Tensor {
+    let E = w.experts, d = w.d, h = w.hidden, T = x.shape[0]
+    let ones = [Int](repeating: 1, count: E)
+    let w1 = w.w1.split(ones, axis: 0), b1 = w.b1.split(ones, axis: 0)
+    let w2 = w.w2.split(ones, axis: 0), b2 = w.b2.split(ones, axis: 0)
+    var out: Tensor? = nil
+    for e in 0..<E {
+        let idx = plan.assignments.indices.filter { plan.assignments[$0].kept && plan.assignments[$0].expert == e }
+        if idx.isEmpty { continue }
+        let rows = idx.map { plan.assignments[$0].token }
+        let hidden = linear(x.indexSelect(rows: rows), w1[e].reshaped([d, h]), b1[e].reshaped([h])).gelu()
+        let y = linear(hidden, w2[e].reshaped([h, d]), b2[e].reshaped([d]))
+        let part = scatterAdd(y, rows: rows, count: T, weights: gatherEntries(gates, idx))
+        out = out.map { $0 + part } ?? part
+    }
+    return out ?? Tensor(zeros: [T, d])
+}
+
 /// Forward FLOPs per token of an FFN-slot method, the router on its own line.
 public struct FFNFlops: Equatable, Sendable, Codable {
     /// Router projection, softmax, gate arithmetic and auxiliary losses.
@@ -346,4 +368,32 @@ public protocol FFNFlopsModel {
     /// (kept assignments / tokens) for data-dependent methods; nil uses the nominal value
     /// (no drops; for top-p, its nominal value is required).
     static func forwardFlopsPerToken(d: Int, hidden: Int, options: MethodOptions, meanExperts: Double?) throws -> FFNFlops
+}
+
+extension LayerStats {
+    /// Statistics of one routed FFN layer from its plan: assignments per expert (dropped
+    /// included), dropped assignments, tokens, the chosen-count histogram, the mean gate
+    /// entropy (nats) and the weighted auxiliary loss values.
+    public static func routed(layer: Int, plan: RoutingPlan, gateEntropy: Float,
+                              aux: [(String, Tensor)]) -> LayerStats {
+        var values: [String: Double] = [:]
+        for (k, v) in aux { values[k] = Double(v.item) }
+        return LayerStats(layer: layer, assignedPerUnit: plan.assignedPerExpert, dropped: plan.droppedCount,
+                          routed: plan.tokenCount, chosenHistogram: plan.chosenHistogram,
+                          gateEntropy: Double(gateEntropy), aux: values)
+    }
+}
+
+/// The sum of the weighted auxiliary losses (shape `[]`), nil when there are none.
+/// Counted under `.router` (one FLOP per addition).
+public func sumAuxLosses(_ terms: [(String, Tensor)]) -> Tensor? {
+    guard var total = terms.first?.1 else { return nil }
+    Flops.withCategory(.router) { for (_, t) in terms.dropFirst() { total = total + t } }
+    return total
+}
+
+/// Option checks shared by the methods: throws `OptionError` naming the key when `ok` is false.
+@inline(__always)
+func requireOption(_ ok: Bool, _ options: MethodOptions, _ key: String, _ message: String) throws {
+    if !ok { throw OptionError(method: options.method, key: key, message: message) }
 }

@@ -381,3 +381,33 @@ public func gatherEntries(_ x: Tensor, _ indices: [Int]) -> Tensor {
     }
     return out
 }
+
+/// The router of the FFN-slot methods: `logits = x_r · W_r` (`W_r: [d, E]`, no bias,
+/// float32) and `probs = softmax(logits)` over the experts, where `x_r = x` or, with
+/// multiplicative jitter (Switch, training only), `x_r = x ⊙ U(1 - eps, 1 + eps)` drawn
+/// per element from `rng`; the experts always read the un-jittered `x`.
+///
+/// Counted under `.router`. FLOPs per token: `2·d·E` for the projection, the softmax's
+/// `softmaxFlops(width: E)`, and `d` for the jitter multiply when used.
+public enum Router {
+    /// `W_r: [d, E]`, PyTorch `nn.Linear(d, E, bias=False)` initialisation `U(±1/sqrt(d))`.
+    public static func weight(d: Int, experts: Int, rng: inout RNG) -> Tensor {
+        Init.linearDefault([d, experts], fanIn: d, rng: &rng)
+    }
+
+    /// Router logits and probabilities for `x: [T, d]` (`jitter` nil: no jitter).
+    public static func route(_ x: Tensor, weight: Tensor, jitter: Float? = nil,
+                             rng: inout RNG) -> (logits: Tensor, probs: Tensor) {
+        Flops.withCategory(.router) {
+            var input = x
+            if let eps = jitter {
+                input = x * Tensor.uniform(x.shape, 1 - eps, 1 + eps, rng: &rng)
+            }
+            let logits = linear(input, weight)
+            return (logits, logits.softmax(axis: -1))
+        }
+    }
+
+    /// FLOPs per row of the engine's softmax over `width` values (see `Tensor.softmax`).
+    public static func softmaxFlops(width: Int) -> Int { 5 * width }
+}

@@ -103,4 +103,104 @@ final class DispatchTests: XCTestCase {
         XCTAssertEqual(expNonPositive(0), 1)
         XCTAssertLessThan(expNonPositive(-1000), 1e-37)
     }
+
+    func testFusedPathEqualsLoopOverExpertsReference() {
+        let (x, plan, gates, w) = makeCase(T: 40, d: 6, h: 12, E: 5, seed: 6)
+        XCTAssertGreaterThan(plan.droppedCount, 0)
+        let inputs = [x, gates] + w.all
+        var results: [[[Float]]] = []
+        for useReference in [false, true] {
+            for t in inputs { t.requiresGrad = true; t.zeroGrad() }
+            let y = useReference ? dispatchReference(x, plan: plan, gates: gates, weights: w)
+                                 : dispatchExperts(x, plan: plan, gates: gates, weights: w)
+            var rng = RNG(seed: 9)
+            y.backward(seed: randomTensor(y.shape, &rng))
+            results.append([y.scalars] + inputs.map { $0.grad!.scalars })
+        }
+        let names = ["y", "x", "gates", "w1", "b1", "w2", "b2"]
+        for i in 0..<names.count {
+            assertClose(results[0][i], results[1][i], atol: 2e-5, rtol: 1e-4, names[i])
+        }
+    }
+}
+
+// MARK: Helpers shared by the method tests.
+
+/// `W2_e gelu(W1_e x + b1_e) + b2_e` for one token in float64 from a module's stacked
+/// expert weights.
+func expertOutput(_ w: ExpertWeights, expert e: Int, _ x: [Float]) -> [Double] {
+    let d = w.d, h = w.hidden
+    let w1 = w.w1.scalars, b1 = w.b1.scalars, w2 = w.w2.scalars, b2 = w.b2.scalars
+    var act = [Double](repeating: 0, count: h)
+    for j in 0..<h {
+        var z = Double(b1[e * h + j])
+        for k in 0..<d { z += Double(x[k]) * Double(w1[(e * d + k) * h + j]) }
+        act[j] = 0.5 * z * (1 + erf(z / 2.0.squareRoot()))
+    }
+    return (0..<d).map { k in
+        var y = Double(b2[e * d + k])
+        for j in 0..<h { y += act[j] * Double(w2[(e * h + j) * d + k]) }
+        return y
+    }
+}
+
+/// Row-wise softmax in float64 of `x · W` for `x: [T, d]`, `W: [d, E]`.
+func softmaxRows(_ x: Tensor, _ w: Tensor) -> [[Double]] {
+    let T = x.shape[0], d = x.shape[1], E = w.shape[1]
+    let xs = x.scalars, ws = w.scalars
+    return (0..<T).map { t in
+        let l = (0..<E).map { e in (0..<d).reduce(0.0) { $0 + Double(xs[t * d + $1]) * Double(ws[$1 * E + e]) } }
+        let m = l.max()!
+        let z = l.map { exp($0 - m) }
+        let s = z.reduce(0, +)
+        return z.map { $0 / s }
+    }
+}
+
+/// Trains `layer` on a small fixed regression task (`y* = tanh(x A) B`, `x: [T, d]`) with
+/// Adam, minimising MSE plus the layer's auxiliary loss. Returns the task loss before
+/// training and the mean over the last 10 steps.
+func trainRegression(_ layer: Module & FFNLayer, d: Int, tokens T: Int = 64, steps: Int = 200,
+                     lr: Float = 0.01, seed: UInt64 = 7) -> (first: Float, last: Float) {
+    var rng = RNG(seed: seed)
+    let x = randomTensor([T, d], &rng)
+    let a = randomTensor([d, d], &rng, -2, 2), b = randomTensor([d, d], &rng)
+    let target = Autograd.noGrad { () -> Tensor in
+        let ha = matmul(x, a)
+        let th = Tensor(shape: ha.shape, scalars: ha.scalars.map { tanhf($0) })
+        return matmul(th, b)
+    }
+    let opt = Adam(layer.parameters(), lr: lr)
+    var ctx = RoutingContext(training: true, rng: RNG(seed: seed), sequenceOffsets: [0, T])
+    var first: Float = 0, tail: [Float] = []
+    for step in 0..<steps {
+        opt.zeroGrad()
+        let out = layer.forward(x, layer: 0, context: &ctx)
+        let task = mseLoss(out.y, target)
+        let loss = out.auxLoss.map { task + $0 } ?? task
+        loss.backward()
+        opt.step()
+        if step == 0 { first = task.item }
+        if step >= steps - 10 { tail.append(task.item) }
+    }
+    return (first, tail.reduce(0, +) / Float(tail.count))
+}
+
+/// Runs one forward pass in evaluation mode under a FLOP counter and checks the router and
+/// expert lines of the analytic count (per token, times T) within 1%.
+func checkAnalyticFlops(_ layer: FFNLayer, _ type: FFNFlopsModel.Type, d: Int, hidden: Int,
+                        options: MethodOptions, tokens T: Int = 48, seed: UInt64 = 3,
+                        file: StaticString = #filePath, line: UInt = #line) throws {
+    var rng = RNG(seed: seed)
+    let x = randomTensor([T, d], &rng)
+    let counter = FlopCounter()
+    var ctx = RoutingContext(training: false, rng: RNG(seed: 1), sequenceOffsets: [0, T])
+    let out = Flops.counting(into: counter) { Autograd.noGrad { layer.forward(x, layer: 0, context: &ctx) } }
+    let kept = out.stats.assignedPerUnit.reduce(0, +) - out.stats.dropped
+    let analytic = try type.forwardFlopsPerToken(d: d, hidden: hidden, options: options,
+                                                 meanExperts: Double(kept) / Double(T))
+    let router = Double(counter.forward(.router)), expert = Double(counter.forward(.expert))
+    XCTAssertEqual(router, analytic.router * Double(T), accuracy: 0.01 * router, "router line", file: file, line: line)
+    XCTAssertEqual(expert, analytic.expert * Double(T), accuracy: 0.01 * max(expert, 1), "expert line", file: file, line: line)
+    XCTAssertEqual(Double(counter.forwardTotal), router + expert, "only router and expert FLOPs", file: file, line: line)
 }
