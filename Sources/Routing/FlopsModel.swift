@@ -26,7 +26,7 @@ public enum OpFlops {
         Double(2 * rows * i * o + (bias ? rows * o : 0))
     }
     /// Softmax of one row of `width` values.
-    public static func softmax(width: Int) -> Double { Double(3 * width) }
+    public static func softmax(width: Int) -> Double { Double(5 * width) }
     /// Layer norm, per element.
     public static let layerNormPerElement: Double = 8
     /// GELU, per element.

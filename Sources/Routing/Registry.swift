@@ -23,6 +23,10 @@ public protocol RegisteredMixer: BlockMixer {
 }
 
 extension Dense: RegisteredFFN {}
+extension SwitchTop1: RegisteredFFN {}
+extension Top2: RegisteredFFN {}
+extension DynamicTopP: RegisteredFFN {}
+extension SurveyMoE: RegisteredFFN {}
 extension MoLEx: RegisteredMixer {}
 extension DLR: RegisteredMixer {}
 
@@ -79,6 +83,10 @@ public struct RegisteredMethod {
 public struct UnknownMethodError: Error, CustomStringConvertible, Equatable {
     public let name: String
     public let known: [String]
+    public init(name: String, known: [String]) {
+        self.name = name
+        self.known = known
+    }
     public var description: String { "unknown method '\(name)'; known methods: \(known.joined(separator: ", "))" }
 }
 
@@ -86,8 +94,15 @@ public struct UnknownMethodError: Error, CustomStringConvertible, Equatable {
 public enum MethodRegistry {
     public static let methods: [RegisteredMethod] = [
         .ffn("dense", Dense.self, "dense FFN, the reference (hidden_scale 2: same active FLOPs as top-2)"),
+        .ffn("switch", SwitchTop1.self, "Switch top-1 with capacity (Fedus et al. 2022)"),
+        .ffn("top2", Top2.self, "GShard top-2 with capacity"),
+        .ffn("topp", DynamicTopP.self, "dynamic confidence top-p (Huang et al. 2024)"),
         .mixer("molex", MoLEx.self, "MoLEx: blocks as experts, per-sequence majority vote, a·Block_i + (1-a)·Block_j"),
         .mixer("dlr", DLR.self, "DLR (reading of the abstract): task-aware top-p over blocks, token-level mixing"),
+        .ffn("soft", SurveyMoE.self, "classic soft MoE, all experts (Jacobs et al. 1991)", preset: ["variant": .string("soft")]),
+        .ffn("noisy_topk", SurveyMoE.self, "noisy top-k gating (Shazeer et al. 2017)", preset: ["variant": .string("noisy_topk")]),
+        .ffn("hierarchical", SurveyMoE.self, "hierarchical MoE: group gate, then expert gate", preset: ["variant": .string("hierarchical")]),
+        .ffn("hard", SurveyMoE.self, "hard MoE: top-1, gate fixed to 1 (straight-through)", preset: ["variant": .string("hard")]),
     ]
 
     /// Registered names, in table order.
