@@ -51,6 +51,7 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Report", "Routing", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "NN", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
