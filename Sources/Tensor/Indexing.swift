@@ -160,3 +160,7 @@ public func scatterAdd(_ src: Tensor, rows: [Int], count: Int, weights: Tensor? 
     }
     return out
 }
+
+/// `embedding(table, ids)` with the ids labelled.
+@inline(__always)
+public func embedding(_ table: Tensor, ids: [Int]) -> Tensor { embedding(table, ids) }
