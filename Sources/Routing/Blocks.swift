@@ -77,7 +77,7 @@ public struct PaddedBatch: Equatable, Sendable {
     }
 
     /// `[N, d]` token rows back to `[B, T, d]`, padding rows 0. A reshape when nothing is
-    /// padded; otherwise `scatterAdd` (FLOPs as `scatterAdd` without weights).
+    /// padded; otherwise an unweighted `scatterAdd` (data movement: no FLOPs).
     public func scatterTokens(_ y: Tensor) -> Tensor {
         precondition(y.rank == 2 && y.shape[0] == tokenCount, "scatterTokens: y \(y.shape) vs \(tokenCount) tokens")
         let d = y.shape[1]

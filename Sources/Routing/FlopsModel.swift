@@ -31,8 +31,8 @@ public enum OpFlops {
     public static let layerNormPerElement: Double = 8
     /// GELU, per element.
     public static let geluPerElement: Double = 1
-    /// `scatterAdd`, per source element: 1 without weights, 2 with.
-    public static func scatterAddPerElement(weighted: Bool) -> Double { weighted ? 2 : 1 }
+    /// `scatterAdd`, per source element: 2 with weights (a multiply-add); 0 without (data movement, as the engine counts it).
+    public static func scatterAddPerElement(weighted: Bool) -> Double { weighted ? 2 : 0 }
     /// The fused multi-head attention kernel (`attention`): `4·N·dh + 5·N`, `N = B·heads·T²`.
     public static func attention(batch B: Int, length T: Int, d: Int, heads: Int) -> Double {
         let n = Double(B * heads * T * T)

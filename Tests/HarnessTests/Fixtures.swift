@@ -5,7 +5,7 @@ import Routing
 /// Small builders shared by the harness tests.
 enum Fixture {
     static let methods: [String: Set<String>] = [
-        "dense": ["hidden_mult"], "switch": ["experts", "capacity_factor_train"], "top2": ["experts"],
+        "dense": ["hidden_scale"], "switch": ["experts", "capacity_factor_train"], "top2": ["experts"],
     ]
 
     static let suiteText = """
