@@ -47,6 +47,9 @@ struct PretrainedFixtures: Decodable {
         let pair: String?
         let tokens: [String]
         let ids: [Int]
+        /// The reference ids of the text lower-cased with Python's str.lower first (present
+        /// only where they differ from `ids`: the Greek final sigma).
+        let ids_python_lower: [Int]?
         let type_ids: [Int]
         let hidden_head: [Float]
         let hidden_first: [Float]

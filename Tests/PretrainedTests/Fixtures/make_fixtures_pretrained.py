@@ -15,7 +15,8 @@ Regenerate (from the repository root, after `make pretrained`):
   arithmetic on the float32 weights), reading model.safetensors with its own parser.
 
 Output: pretrained_fixtures.json beside this script. Per case: the text (or text pair),
-the WordPiece tokens, ids and token-type ids, the first 8 dimensions of the last hidden
+the WordPiece tokens, ids and token-type ids (and `ids_python_lower` where lower-casing
+with Python's str.lower first gives other ids: the Greek final sigma), the first 8 dimensions of the last hidden
 state of every token (`hidden_head`), the full last hidden state of the [CLS] token and of
 the last token ([SEP]), and the mean-pooled last hidden state over all tokens ([CLS] and
 [SEP] included, no normalisation). The cases are also run as one padded batch with an
@@ -42,6 +43,8 @@ CASES = [
     {"text": "UPPER lower MiXeD   spaces\tand\ttabs"},
     {"text": "a" * 101 + " is too long for one word"},
     {"text": ""},
+    {"text": "ΟΔΥΣΣΕΥΣ and Σίσυφος; İstanbul, ﬁne café\u0301 e\u0301te\u0301"},
+    {"text": "emoji \U0001F642 nbsp\u00a0here zero\u200bwidth ctrl\u0007bell"},
     {"text": "How old are you?", "pair": "I am six years old."},
 ]
 
@@ -137,6 +140,13 @@ def main():
         h = bert(W, cfg, ids, types, np.ones_like(ids, dtype=bool))[0]
         singles.append(h)
         case = dict(c)
+        # The original BERT tokenizer (and transformers' slow BertTokenizer) lower-cases with
+        # Python's str.lower(), which applies the Greek final-sigma rule; the Rust normalizer
+        # lower-cases character by character and does not. Where that changes the ids, the
+        # ids of the Python-lower-cased text are recorded too.
+        low = tok.encode(*((c["text"].lower(), c["pair"].lower()) if "pair" in c else (c["text"].lower(),)))
+        if low.ids != enc.ids:
+            case["ids_python_lower"] = low.ids
         case.update({
             "tokens": enc.tokens,
             "ids": enc.ids,
