@@ -1,3 +1,4 @@
+import Foundation
 import NN
 import Tensor
 
@@ -41,6 +42,13 @@ public final class PretrainedClassifier: Module {
         self.pooling = pooling
         self.outputs = outputs
         super.init()
+    }
+
+    /// Loads the encoder of a model folder (`BertEncoder.load(directory:)`) and wraps it.
+    public convenience init(directory: URL, outputs: Int, pooling: PretrainedPooling = .cls,
+                            lora: LoRAConfig? = LoRAConfig(), rng: inout RNG) throws {
+        self.init(encoder: try BertEncoder.load(directory: directory), outputs: outputs, pooling: pooling,
+                  lora: lora, rng: &rng)
     }
 
     /// `[B, outputs]` logits (or regression values); dropout in training mode draws from

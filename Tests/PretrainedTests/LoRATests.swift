@@ -74,9 +74,9 @@ final class LoRATests: XCTestCase {
     /// After one backward pass of the classifier loss only the adapters (on query and
     /// value) and the head hold gradients.
     func testOnlyAdaptersAndHeadReceiveGradients() throws {
-        let encoder = try BertEncoder.load(directory: try pretrainedDirectory())
         var rng = RNG(seed: 9)
-        let model = PretrainedClassifier(encoder: encoder, outputs: 3, pooling: .cls, lora: LoRAConfig(), rng: &rng)
+        let model = try PretrainedClassifier(directory: try pretrainedDirectory(), outputs: 3, pooling: .cls,
+                                             lora: LoRAConfig(), rng: &rng)
         let trainable = Set(model.namedParameters().map(\.0))
         var expected: Set<String> = ["dense.weight", "dense.bias", "out.weight", "out.bias"]
         for l in 0..<6 { for p in ["query", "value"] { for m in ["a", "b"] { expected.insert("encoder.layers.\(l).\(p).lora.\(m)") } } }
