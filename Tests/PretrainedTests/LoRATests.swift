@@ -104,6 +104,36 @@ final class LoRATests: XCTestCase {
         Autograd.reset()
     }
 
+    /// LoRA fine-tuning learns: a few AdamW steps on a tiny two-class task (sentiment of six
+    /// sentences) bring the training loss well below chance and classify all six.
+    func testLoRAFineTuningFitsATinyTask() throws {
+        var rng = RNG(seed: 12)
+        let s = try SentenceEncoder(directory: try pretrainedDirectory())
+        let model = PretrainedClassifier(encoder: s.encoder, outputs: 2, pooling: .mean, lora: LoRAConfig(), rng: &rng)
+        let texts = ["a wonderful, delightful film", "great acting and a lovely story", "i loved every minute",
+                     "a dreadful, boring mess", "terrible acting and an awful plot", "i hated every minute"]
+        let labels = [1, 1, 1, 0, 0, 0]
+        let ids = texts.map { s.ids($0) }
+        let opt = AdamW(model.parameters(), lr: 3e-3, weightDecay: 0)
+        model.train()
+        var first: Float = 0, last: Float = 0
+        for step in 0..<8 {
+            Autograd.reset()
+            model.zeroGrad()
+            let loss = model.loss(ids: ids, labels: labels, rng: &rng)
+            if step == 0 { first = loss.item }
+            last = loss.item
+            loss.backward()
+            opt.step()
+        }
+        Autograd.reset()
+        XCTAssertEqual(first, Float(log(2.0)), accuracy: 0.05, "an untrained head is near chance")
+        XCTAssertLessThan(last, 0.05, "loss \(first) -> \(last)")
+        let logits = model.predict(ids: ids).scalars
+        let predicted = (0..<6).map { logits[2 * $0 + 1] > logits[2 * $0] ? 1 : 0 }
+        XCTAssertEqual(predicted, labels)
+    }
+
     /// The full composition (embeddings, blocks with adapters, pooling, head, loss) against
     /// finite differences on a tiny random encoder.
     func testClassifierGradientsOnATinyEncoder() {
