@@ -406,7 +406,10 @@ public enum GLUE {
             throw DataError(file: url.path, "cannot read as UTF-8 text")
         }
         var levels: [Int: Int] = [:]
-        for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+        // Split on line-feed scalars: a CRLF pair is one Character in Swift.
+        for (k, scalars) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = String(String.UnicodeScalarView(scalars.last == "\r" ? scalars.dropLast() : scalars))
+            if line.isEmpty { continue }
             let cols = line.split(separator: "\t", omittingEmptySubsequences: false)
             if k == 0 {
                 guard cols == ["split", "index", "level"] else {

@@ -193,8 +193,9 @@ public struct WordPieceVocabulary: Sendable, Equatable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw DataError(file: url.path, "not UTF-8 text (expected a vocab.txt: one token per line)")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+        // Split on line-feed scalars: a CRLF pair is one Character in Swift.
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            String(String.UnicodeScalarView(line.last == "\r" ? line.dropLast() : line))
         }
         if lines.last == "" { lines.removeLast() }
         guard !lines.isEmpty else { throw DataError(file: url.path, "empty vocabulary") }
@@ -214,9 +215,9 @@ public struct WordPieceVocabulary: Sendable, Equatable {
     /// Order of the ids: the special tokens `[PAD]`=0, `[UNK]`=1, `[CLS]`=2, `[SEP]`=3,
     /// `[MASK]`=4; then every character that starts a word, then every character inside a
     /// word as a `##` piece (each group by frequency, so any word of seen characters can be
-    /// tokenized); then, merged by frequency, whole words of at least two characters seen at
-    /// least `minFrequency` times and `##` suffix pieces of 2-4 characters (a suffix's
-    /// frequency is the summed frequency of the words longer than it that end with it),
+    /// tokenized); then, merged by frequency, whole words of at least two characters and
+    /// `##` suffix pieces of 2-4 characters (a suffix's frequency is the summed frequency of
+    /// the words longer than it that end with it), those seen at least `minFrequency` times,
     /// until `size` tokens. Frequencies count basic tokens (see `BasicTokenizer`); ties go
     /// to the token that sorts first by Unicode scalars. If `size` is smaller than the
     /// special tokens plus the characters, the rarest characters are left out (they become
@@ -236,7 +237,7 @@ public struct WordPieceVocabulary: Sendable, Equatable {
             let scalars = Array(w.unicodeScalars)
             initial[String(scalars[0]), default: 0] += c
             for s in scalars.dropFirst() { inner["##" + String(s), default: 0] += c }
-            if scalars.count >= 2 && c >= minFrequency { candidates[w, default: 0] += c }
+            if scalars.count >= 2 { candidates[w, default: 0] += c }
             if scalars.count >= 3 {
                 for len in 2...min(4, scalars.count - 1) {
                     let suffix = "##" + String(String.UnicodeScalarView(scalars[(scalars.count - len)...]))
@@ -244,6 +245,7 @@ public struct WordPieceVocabulary: Sendable, Equatable {
                 }
             }
         }
+        candidates = candidates.filter { $0.value >= minFrequency }
         func ranked(_ d: [String: Int]) -> [String] {
             d.sorted { a, b in
                 a.value != b.value ? a.value > b.value
