@@ -118,8 +118,8 @@ public final class BertEmbeddings: Module {
         var positions: [Int] = []
         positions.reserveCapacity(input.ids.count)
         for _ in 0..<input.batch { positions += 0..<input.length }
-        let x = embedding(word, ids: input.ids) + embedding(position, ids: positions)
-            + embedding(tokenType, ids: input.segments)
+        let x = embedding(word, input.ids) + embedding(position, positions)
+            + embedding(tokenType, input.segments)
         return norm(x).reshaped([input.batch, input.length, d])
     }
 }
