@@ -1,50 +1,75 @@
-/// Integer-indexed gathers and scatters: embedding lookup, the MoE dispatch gather
-/// (`indexSelect`) and combine (`scatterAdd`), and per-row column gathers (`gather`).
+/// Gathers and scatters by integer index: embedding lookup, row selection (MoE dispatch),
+/// weighted row scatter-add (MoE combine) and per-row column gather.
 ///
-/// Gathers and unweighted scatters are data movement and count 0 FLOPs (forward and
-/// backward); the weighted scatter counts its multiply-adds. Out-of-range indices are
-/// programmer errors (precondition failures).
+/// Indices out of range are programmer errors (preconditions).
+
+@inline(__always)
+func checkIndices(_ indices: [Int], below limit: Int, _ what: String) {
+    for i in indices {
+        precondition(i >= 0 && i < limit, "\(what): index \(i) out of range 0..<\(limit)")
+    }
+}
 
 /// Embedding lookup: `out[i, :] = table[ids[i], :]`.
 ///
-/// Shapes: `table [V, d]`, `ids` of `n` values in `0..<V` -> `[n, d]`.
-/// Backward: `dtable[ids[i], :] += dout[i, :]` (repeated ids accumulate). FLOPs: 0.
+/// - `table: [V, d]`, `ids`: values in `0..<V` (repeats allowed) -> `[ids.count, d]`.
+/// - Backward scatter-adds `dout[i, :]` into `dtable[ids[i], :]`.
+///
+/// FLOPs: 0 (data movement).
 public func embedding(_ table: Tensor, _ ids: [Int]) -> Tensor {
     precondition(table.rank == 2, "embedding table must be [V, d], got \(table.shape)")
-    return gatherRows(table, ids, op: "embedding")
+    return table.indexSelect(rows: ids)
 }
 
 extension Tensor {
-    /// Rows along axis 0: `out[i, ...] = x[rows[i], ...]` (rows may repeat).
+    /// Rows along axis 0: `out[i, ...] = self[rows[i], ...]`.
     ///
-    /// Shapes: `[n0, s...]`, `rows` of `m` values in `0..<n0` -> `[m, s...]`.
-    /// Backward: `dx[rows[i], ...] += dout[i, ...]`. FLOPs: 0.
+    /// - `self: [n, ...]` (rank ≥ 1), `rows`: values in `0..<n` (repeats allowed)
+    ///   -> `[rows.count, ...]`.
+    /// - Backward scatter-adds `dout[i, ...]` into `dself[rows[i], ...]`.
+    ///
+    /// FLOPs: 0 (data movement).
     public func indexSelect(rows: [Int]) -> Tensor {
-        precondition(rank >= 1, "indexSelect of a 0-d tensor")
-        return gatherRows(self, rows, op: "indexSelect")
+        precondition(rank >= 1, "indexSelect of a scalar")
+        let n = shape[0]
+        checkIndices(rows, below: n, "indexSelect")
+        let inner = shapeProduct(shape, 1, rank)
+        let out = Tensor(uninitialized: [rows.count] + shape.dropFirst())
+        let src = data, dst = out.data
+        for (i, r) in rows.enumerated() { (dst + i * inner).update(from: src + r * inner, count: inner) }
+        if Autograd.needsGrad(self) {
+            Autograd.record(out) {
+                let g = out.gradStorage!.base, gx = self.gradPointer()
+                for (i, r) in rows.enumerated() {
+                    let s = g + i * inner, d = gx + r * inner
+                    for j in 0..<inner { d[j] += s[j] }
+                }
+            }
+        }
+        return out
     }
 
-    /// Per-row column gather along the last axis: `out[r, j] = x[r, indices[r·k + j]]`.
+    /// Columns along the last axis, `k` per row: `out[r, j] = self[r, indices[r·k + j]]`.
     ///
-    /// Shapes: `x [..., C]` (leading dimensions flattened into `N` rows), `indices` of
-    /// `N·k` values in `0..<C` -> `[..., k]`.
-    /// Backward: `dx[r, indices[r·k + j]] += dout[r, j]` (repeats accumulate). FLOPs: 0.
+    /// - `self: [N, C]` (or any rank ≥ 1: `[..., C]` with the leading dimensions flattened
+    ///   into `N` rows), `indices`: `N·k` values in `0..<C` -> `[N, k]` (`[..., k]`).
+    /// - Backward adds `dout[r, j]` into `dself[r, indices[r·k + j]]`.
+    ///
+    /// FLOPs: 0 (data movement).
     public func gather(indices: [Int], k: Int) -> Tensor {
-        precondition(rank >= 1, "gather of a 0-d tensor")
+        precondition(rank >= 1, "gather of a scalar")
         precondition(k >= 0, "gather: negative k")
         let c = shape[rank - 1]
         let rows = shapeProduct(shape, 0, rank - 1)
         precondition(indices.count == rows * k,
-                     "gather: \(indices.count) indices for \(rows) rows of \(shape) and k = \(k)")
-        for (i, col) in indices.enumerated() {
-            precondition(col >= 0 && col < c, "gather: index \(col) at \(i) out of range 0..<\(c)")
-        }
+                     "gather: \(indices.count) indices for \(rows) rows of k = \(k) (shape \(shape))")
+        checkIndices(indices, below: c, "gather")
         let out = Tensor(uninitialized: Array(shape.dropLast()) + [k])
-        let px = data, po = out.data
+        let src = data, dst = out.data
         indices.withUnsafeBufferPointer { ix in
             for r in 0..<rows {
-                let src = px + r * c, dst = po + r * k, ir = r * k
-                for j in 0..<k { dst[j] = src[ix[ir + j]] }
+                let s = src + r * c, d = dst + r * k, ir = r * k
+                for j in 0..<k { d[j] = s[ix[ir + j]] }
             }
         }
         if Autograd.needsGrad(self) {
@@ -52,8 +77,8 @@ extension Tensor {
                 let g = out.gradStorage!.base, gx = self.gradPointer()
                 indices.withUnsafeBufferPointer { ix in
                     for r in 0..<rows {
-                        let dst = gx + r * c, src = g + r * k, ir = r * k
-                        for j in 0..<k { dst[ix[ir + j]] += src[j] }
+                        let s = g + r * k, d = gx + r * c, ir = r * k
+                        for j in 0..<k { d[ix[ir + j]] += s[j] }
                     }
                 }
             }
@@ -62,102 +87,74 @@ extension Tensor {
     }
 }
 
-/// `out[i, ...] = x[rows[i], ...]` with the scatter-add backward (shared by `embedding`
-/// and `indexSelect`).
-func gatherRows(_ x: Tensor, _ rows: [Int], op: String) -> Tensor {
-    let n0 = x.shape[0]
-    let inner = shapeProduct(x.shape, 1, x.rank)
-    for (i, r) in rows.enumerated() {
-        precondition(r >= 0 && r < n0, "\(op): index \(r) at \(i) out of range 0..<\(n0)")
-    }
-    let out = Tensor(uninitialized: [rows.count] + x.shape.dropFirst())
-    let px = x.data, po = out.data
-    if inner > 0 {
-        rows.withUnsafeBufferPointer { rs in
-            for i in 0..<rs.count { (po + i * inner).update(from: px + rs[i] * inner, count: inner) }
-        }
-    }
-    if Autograd.needsGrad(x) {
-        Autograd.record(out) {
-            let g = out.gradStorage!.base, gx = x.gradPointer()
-            rows.withUnsafeBufferPointer { rs in
-                for i in 0..<rs.count {
-                    let dst = gx + rs[i] * inner, src = g + i * inner
-                    for j in 0..<inner { dst[j] += src[j] }
-                }
-            }
-        }
-    }
-    return out
-}
-
-/// Weighted scatter-add along axis 0 (the MoE combine):
-/// `out[rows[i], ...] += w[i] · src[i, ...]` into a zero tensor of `count` rows
-/// (`w[i] = 1` when `weights` is nil; rows may repeat and accumulate in order of `i`).
+/// Weighted scatter-add along axis 0: `out = 0; out[rows[i], ...] += w[i] · src[i, ...]`
+/// for every `i` (with `w[i] = 1` when `weights` is nil). Rows may repeat (their
+/// contributions add up); rows never named stay zero.
 ///
-/// Shapes: `src [n, s...]`, `rows` of `n` values in `0..<count`, `weights [n]` or `[n, 1]`
-/// -> `[count, s...]`.
-/// Backward: `dsrc[i, ...] += w[i] · dout[rows[i], ...]`,
-/// `dw[i] += Σ_j dout[rows[i], j] · src[i, j]`.
-/// FLOPs (with `inner = Π s`): forward `2·n·inner` with weights, 0 without (data movement);
-/// backward `2·n·inner` for the source gradient with weights (0 without) plus `2·n·inner`
-/// for the weight gradient.
+/// - `src: [n, ...]` (rank ≥ 1), `rows`: `n` values in `0..<count`,
+///   `weights: [n]` or `[n, 1]` -> `[count, ...]`.
+/// - Backward: `dsrc[i, ...] += w[i] · dout[rows[i], ...]` and
+///   `dw[i] += Σ_j dout[rows[i], j] · src[i, j]`.
+///
+/// FLOPs (with `m = n · inner`, `inner` the product of `src.shape[1...]`): forward `2·m`
+/// with weights (one multiply-add per element), 0 without (data movement); backward `m` for
+/// `dsrc` with weights (0 without) and `2·m` for `dw`.
 public func scatterAdd(_ src: Tensor, rows: [Int], count: Int, weights: Tensor? = nil) -> Tensor {
-    precondition(src.rank >= 1, "scatterAdd of a 0-d source")
-    precondition(count >= 0, "scatterAdd: negative count")
+    precondition(src.rank >= 1, "scatterAdd of a scalar")
     let n = src.shape[0]
     precondition(rows.count == n, "scatterAdd: \(rows.count) rows for source \(src.shape)")
-    if let weights {
-        precondition(weights.shape == [n] || weights.shape == [n, 1],
-                     "scatterAdd: weights \(weights.shape) for source \(src.shape) (need [\(n)] or [\(n), 1])")
-    }
-    for (i, r) in rows.enumerated() {
-        precondition(r >= 0 && r < count, "scatterAdd: row \(r) at \(i) out of range 0..<\(count)")
+    precondition(count >= 0, "scatterAdd: negative count")
+    checkIndices(rows, below: count, "scatterAdd")
+    if let w = weights {
+        precondition(w.count == n && (w.rank == 1 || (w.rank == 2 && w.shape[1] == 1)),
+                     "scatterAdd: weights \(w.shape) for source \(src.shape) (expected [\(n)] or [\(n), 1])")
     }
     let inner = shapeProduct(src.shape, 1, src.rank)
     let out = Tensor(zeros: [count] + src.shape.dropFirst())
     let ps = src.data, po = out.data
-    let pw = weights?.data
-    rows.withUnsafeBufferPointer { rs in
-        for i in 0..<n {
-            let dst = po + rs[i] * inner, s = ps + i * inner
-            if let pw {
-                let w = pw[i]
-                for j in 0..<inner { dst[j] += w * s[j] }
-            } else {
-                for j in 0..<inner { dst[j] += s[j] }
-            }
+    if let w = weights {
+        let pw = w.data
+        for (i, r) in rows.enumerated() {
+            let s = ps + i * inner, d = po + r * inner, wi = pw[i]
+            for j in 0..<inner { d[j] += wi * s[j] }
+        }
+        Flops.add(2 * n * inner)
+    } else {
+        for (i, r) in rows.enumerated() {
+            let s = ps + i * inner, d = po + r * inner
+            for j in 0..<inner { d[j] += s[j] }
         }
     }
-    if weights != nil { Flops.add(2 * n * inner) }
-    let needs = weights.map { Autograd.needsGrad(src, $0) } ?? Autograd.needsGrad(src)
-    if needs {
+    var inputs = [src]
+    if let w = weights { inputs.append(w) }
+    if Autograd.needsGrad(inputs) {
         Autograd.record(out) {
             let g = out.gradStorage!.base
-            rows.withUnsafeBufferPointer { rs in
-                if src.requiresGrad {
-                    let gs = src.gradPointer()
-                    for i in 0..<n {
-                        let gsrc = g + rs[i] * inner, dst = gs + i * inner
-                        if let pw {
-                            let w = pw[i]
-                            for j in 0..<inner { dst[j] += w * gsrc[j] }
-                        } else {
-                            for j in 0..<inner { dst[j] += gsrc[j] }
-                        }
+            if src.requiresGrad {
+                let gs = src.gradPointer()
+                if let w = weights {
+                    let pw = w.data
+                    for (i, r) in rows.enumerated() {
+                        let s = g + r * inner, d = gs + i * inner, wi = pw[i]
+                        for j in 0..<inner { d[j] += wi * s[j] }
                     }
-                    if weights != nil { Flops.add(2 * n * inner) }
-                }
-                if let weights, weights.requiresGrad {
-                    let gw = weights.gradPointer()
-                    for i in 0..<n {
-                        let gsrc = g + rs[i] * inner, s = ps + i * inner
-                        var acc: Float = 0
-                        for j in 0..<inner { acc += gsrc[j] * s[j] }
-                        gw[i] += acc
+                    Flops.add(n * inner)
+                } else {
+                    for (i, r) in rows.enumerated() {
+                        let s = g + r * inner, d = gs + i * inner
+                        for j in 0..<inner { d[j] += s[j] }
                     }
-                    Flops.add(2 * n * inner)
                 }
+            }
+            if let w = weights, w.requiresGrad {
+                let gw = w.gradPointer(), ps = src.data
+                for (i, r) in rows.enumerated() {
+                    let s = g + r * inner, x = ps + i * inner
+                    var acc: Float = 0
+                    for j in 0..<inner { acc += s[j] * x[j] }
+                    gw[i] += acc
+                }
+                Flops.add(2 * n * inner)
             }
         }
     }
