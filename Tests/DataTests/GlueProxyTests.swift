@@ -259,7 +259,7 @@ final class GlueProxyTests: XCTestCase {
             let xs = train.examples.map { fz.features($0.textA, $0.textB) }
             let ys = train.examples.map { task.isRegression ? $0.score! / 5 : Float($0.label!) }
             var model = Linear(classes: task.isRegression ? 1 : task.numLabels)
-            model.train(xs, ys, epochs: 8, rate: task.isRegression ? 0.05 : 0.3)
+            model.train(xs, ys, epochs: 5, rate: task.isRegression ? 0.05 : 0.3)
             for split in task.devSplits {
                 let dev = try GLUE.load(root: root, task: task, split: split)
                 let levels = try XCTUnwrap(GLUE.loadDifficulty(root: root, task: task, split: split))
