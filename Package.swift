@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "Routing", dependencies: ["NN", "Tensor"], swiftSettings: kernelSettings),
         // Dataset formats, proxy generators, tokenizer, features, metrics.
         .target(name: "Data", dependencies: ["Tensor", "CFLAC"], swiftSettings: kernelSettings),
+        // The offline pretrained encoder: safetensors, BERT, LoRA.
+        .target(name: "Pretrained", dependencies: ["NN", "Tensor", "Data"], swiftSettings: kernelSettings),
         // Suites, the run grid, cache/resume, sharding, results, regression.
         .target(name: "Harness", dependencies: ["Routing", "Data", "NN", "Tensor",
                                                 .product(name: "Yams", package: "Yams")]),
@@ -40,15 +42,20 @@ let package = Package(
         .target(name: "Report", dependencies: ["Harness", "CPNG"]),
         // The command line: thin.
         .executableTarget(name: "moebench", dependencies: [
-            "Tensor", "NN", "Routing", "Data", "Harness", "Report",
+            "Tensor", "NN", "Routing", "Data", "Harness", "Report", "Pretrained",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "PretrainedTests", dependencies: ["Pretrained", "NN", "Tensor", "Data", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Report", "Routing", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "NN", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -92,7 +92,7 @@ public struct RoutingOutput {
 
 /// A module that replaces the FFN sublayer: maps `x: [T, d]` (the layer-normed tokens of
 /// all sequences, padding excluded) to `[T, d]`.
-public protocol FFNLayer: AnyObject {
+public protocol FFNLayer: Module {
     func forward(_ x: Tensor, layer: Int, context: inout RoutingContext) -> RoutingOutput
 }
 

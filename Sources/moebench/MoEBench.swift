@@ -7,7 +7,8 @@ struct MoEBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moebench",
         abstract: "Reproducible benchmark and paper-replication suite for Mixture-of-Experts routing.",
-        subcommands: [EnvCommand.self, DataCommand.self]
+        subcommands: [EnvCommand.self, DataCommand.self, ReportCommand.self, MergeCommand.self,
+                      RegressCommand.self, FlopsCommand.self, EncodeCommand.self]
     )
 }
 

@@ -1,2 +1,0 @@
-import Routing
-import Data

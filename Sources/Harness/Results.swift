@@ -1,0 +1,215 @@
+import Foundation
+import Routing
+
+/// Forward and training FLOPs of one cell.
+public struct FlopsRecord: Codable, Equatable, Sendable {
+    /// Analytic forward FLOPs per example (the method's formula; data-dependent methods
+    /// use the measured mean number of experts or blocks).
+    public var forwardPerExampleAnalytic: Double
+    /// The engine's counted forward FLOPs per example over the evaluation set.
+    public var forwardPerExampleCounted: Double
+    /// Router FLOPs per example (counted), included in the forward figures.
+    public var routerPerExample: Double
+    /// Counted FLOPs of the whole training run (forward + backward).
+    public var training: Double
+
+    public init(forwardPerExampleAnalytic: Double, forwardPerExampleCounted: Double, routerPerExample: Double, training: Double) {
+        self.forwardPerExampleAnalytic = forwardPerExampleAnalytic
+        self.forwardPerExampleCounted = forwardPerExampleCounted
+        self.routerPerExample = routerPerExample
+        self.training = training
+    }
+}
+
+public struct ParamsRecord: Codable, Equatable, Sendable {
+    public var total: Int
+    /// Parameters used per example (experts not chosen excluded).
+    public var active: Double
+
+    public init(total: Int, active: Double) {
+        self.total = total
+        self.active = active
+    }
+}
+
+/// Where and how a result was produced.
+public struct EnvironmentRecord: Codable, Equatable, Sendable {
+    public var gitCommit: String
+    public var swiftVersion: String
+    public var blas: String
+    public var threads: Int
+    public var cpu: String
+    public var os: String
+
+    public init(gitCommit: String, swiftVersion: String, blas: String, threads: Int, cpu: String, os: String) {
+        self.gitCommit = gitCommit
+        self.swiftVersion = swiftVersion
+        self.blas = blas
+        self.threads = threads
+        self.cpu = cpu
+        self.os = os
+    }
+}
+
+/// Accuracy-like metric and routing per proxy difficulty level.
+public struct DifficultyRecord: Codable, Equatable, Sendable {
+    public var examples: Int
+    /// The task's primary metric restricted to this level (accuracy for classification).
+    public var metric: Double
+    /// Mean experts (blocks) chosen per token (sequence), over routed layers.
+    public var meanChosen: Double
+
+    public init(examples: Int, metric: Double, meanChosen: Double) {
+        self.examples = examples
+        self.metric = metric
+        self.meanChosen = meanChosen
+    }
+}
+
+/// One cell's result: the unit the reports are rendered from.
+public struct CellResult: Codable, Equatable, Sendable {
+    public var suite: String
+    public var task: String
+    public var method: String
+    public var seed: Int
+    public var tier: String
+    /// "proxy" or "real".
+    public var data: String
+    /// "ok" or "failed".
+    public var status: String
+    public var failure: String?
+    public var config: CellConfig
+    public var configHash: String
+    /// The task's official metrics on its dev split(s), by name.
+    public var metrics: [String: Double]
+    public var flops: FlopsRecord?
+    public var params: ParamsRecord?
+    /// Per routed layer, over the evaluation set.
+    public var routing: [LayerStats]
+    public var byDifficulty: [String: DifficultyRecord]
+    public var trainSteps: Int
+    public var finalTrainLoss: Double?
+    public var wallSeconds: Double
+    public var environment: EnvironmentRecord
+    public var finishedAt: String
+
+    public var isOK: Bool { status == "ok" }
+
+    /// Mean experts (blocks) chosen per token (sequence) over the routed layers.
+    public var meanChosen: Double? {
+        guard !routing.isEmpty else { return nil }
+        return routing.map(\.meanChosen).reduce(0, +) / Double(routing.count)
+    }
+
+    public init(suite: String, task: String, method: String, seed: Int, tier: String, data: String, status: String, failure: String?, config: CellConfig, configHash: String, metrics: [String: Double], flops: FlopsRecord?, params: ParamsRecord?, routing: [LayerStats], byDifficulty: [String: DifficultyRecord], trainSteps: Int, finalTrainLoss: Double?, wallSeconds: Double, environment: EnvironmentRecord, finishedAt: String) {
+        self.suite = suite
+        self.task = task
+        self.method = method
+        self.seed = seed
+        self.tier = tier
+        self.data = data
+        self.status = status
+        self.failure = failure
+        self.config = config
+        self.configHash = configHash
+        self.metrics = metrics
+        self.flops = flops
+        self.params = params
+        self.routing = routing
+        self.byDifficulty = byDifficulty
+        self.trainSteps = trainSteps
+        self.finalTrainLoss = finalTrainLoss
+        self.wallSeconds = wallSeconds
+        self.environment = environment
+        self.finishedAt = finishedAt
+    }
+}
+
+/// Reads and writes result files. Writes are atomic (a temporary file in the same folder,
+/// then a rename), so a killed run never leaves a partial result.
+public enum ResultStore {
+    public static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return e
+    }
+
+    public static func write(_ result: CellResult, to url: URL) throws {
+        let data = try encoder().encode(result)
+        try atomicWrite(data, to: url)
+    }
+
+    public static func read(_ url: URL) throws -> CellResult {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw HarnessError("\(url.path): cannot read the result file: \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(CellResult.self, from: data) } catch {
+            throw HarnessError("\(url.path): not a moebench result file: \(error)")
+        }
+    }
+
+    /// The stored result for `cell` when its configuration hash matches, else nil.
+    public static func cached(_ cell: Cell, resultsRoot: URL) -> CellResult? {
+        let url = cell.resultPath(in: resultsRoot)
+        guard FileManager.default.fileExists(atPath: url.path),
+              let r = try? read(url), r.configHash == cell.config.hash else { return nil }
+        return r
+    }
+
+    /// Every result file under `root` (recursively), sorted by path. Unreadable files are
+    /// errors that name the file.
+    public static func all(under root: URL) throws -> [CellResult] {
+        try resultFiles(under: root).map(read)
+    }
+
+    public static func resultFiles(under root: URL) -> [URL] {
+        guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
+        var urls: [URL] = []
+        for case let u as URL in e where u.pathExtension == "json" && u.lastPathComponent.contains("__s") {
+            urls.append(u)
+        }
+        return urls.sorted { $0.path < $1.path }
+    }
+}
+
+/// Writes `data` to `url` atomically: a temporary file beside it, flushed, then renamed.
+public func atomicWrite(_ data: Data, to url: URL) throws {
+    let dir = url.deletingLastPathComponent()
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    guard FileManager.default.createFile(atPath: tmp.path, contents: data) else {
+        throw HarnessError("\(tmp.path): cannot write")
+    }
+    let fd = open(tmp.path, O_RDONLY)
+    if fd >= 0 { fsync(fd); close(fd) }
+    guard rename(tmp.path, url.path) == 0 else {
+        let err = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: tmp)
+        throw HarnessError("\(url.path): cannot move the finished file into place: \(err)")
+    }
+}
+
+/// Gathers result files from several folders into one. The same cell with the same
+/// configuration hash in two sources is kept once; with different hashes it is an error.
+public func mergeResults(sources: [URL], into dest: URL) throws -> (copied: Int, identical: Int) {
+    var copied = 0, identical = 0
+    for src in sources {
+        guard FileManager.default.fileExists(atPath: src.path) else {
+            throw HarnessError("\(src.path): no such results folder")
+        }
+        for file in ResultStore.resultFiles(under: src) {
+            let r = try ResultStore.read(file)
+            let cell = Cell(config: r.config)
+            let target = cell.resultPath(in: dest)
+            if FileManager.default.fileExists(atPath: target.path) {
+                let existing = try ResultStore.read(target)
+                if existing.configHash == r.configHash { identical += 1; continue }
+                throw HarnessError("\(file.path) and \(target.path) hold the same cell (\(cell.id)) with different configurations (\(r.configHash) vs \(existing.configHash))")
+            }
+            try ResultStore.write(r, to: target)
+            copied += 1
+        }
+    }
+    return (copied, identical)
+}

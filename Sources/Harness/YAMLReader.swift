@@ -1,0 +1,111 @@
+import Foundation
+import Routing
+import Yams
+
+/// An invalid suite (or claims) file: names the file, the line, the key and what is allowed.
+public struct SuiteError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let line: Int?
+    public let key: String
+    public let message: String
+
+    public init(file: String, line: Int?, key: String, _ message: String) {
+        self.file = file
+        self.line = line
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        let loc = line.map { "\(file):\($0)" } ?? file
+        return key.isEmpty ? "\(loc): \(message)" : "\(loc): '\(key)': \(message)"
+    }
+}
+
+/// A strict, typed view of a YAML node: every read names its key path, and `finish()`
+/// rejects keys that were never read (so typos are errors, not silently ignored options).
+struct YAMLReader {
+    let file: String
+    let node: Node
+    let path: String
+
+    static func load(file: String, text: String) throws -> YAMLReader {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw SuiteError(file: file, line: nil, key: "", "not valid YAML: \(error)")
+        }
+        guard let node else { throw SuiteError(file: file, line: nil, key: "", "the file is empty") }
+        return YAMLReader(file: file, node: node, path: "")
+    }
+
+    var line: Int? { node.mark?.line }
+
+    func error(_ message: String) -> SuiteError {
+        SuiteError(file: file, line: line, key: path, message)
+    }
+
+    func child(_ key: String, _ node: Node) -> YAMLReader {
+        YAMLReader(file: file, node: node, path: path.isEmpty ? key : "\(path).\(key)")
+    }
+
+    /// The mapping's entries in file order; an error if this is not a mapping or if a key
+    /// is not in `allowed`.
+    func mapping(allowed: [String]? = nil) throws -> [(String, YAMLReader)] {
+        guard case .mapping(let m) = node else { throw error("expected a mapping (key: value pairs)") }
+        var out: [(String, YAMLReader)] = []
+        var seen = Set<String>()
+        for (k, v) in m {
+            guard let key = k.string else { throw error("keys must be strings") }
+            if let allowed, !allowed.contains(key) {
+                throw child(key, v).error("unknown key; allowed here: \(allowed.joined(separator: ", "))")
+            }
+            if !seen.insert(key).inserted { throw child(key, v).error("duplicate key") }
+            out.append((key, child(key, v)))
+        }
+        return out
+    }
+
+    func sequence() throws -> [YAMLReader] {
+        guard case .sequence(let s) = node else { throw error("expected a list") }
+        return s.enumerated().map { child("[\($0.offset)]", $0.element) }
+    }
+
+    func string() throws -> String {
+        guard case .scalar(let s) = node else { throw error("expected a string") }
+        return s.string
+    }
+
+    func int() throws -> Int {
+        guard case .scalar = node, let v = node.int else { throw error("expected an integer, got '\((try? string()) ?? "a collection")'") }
+        return v
+    }
+
+    func double() throws -> Double {
+        guard case .scalar = node, let v = node.float ?? node.int.map(Double.init) else {
+            throw error("expected a number, got '\((try? string()) ?? "a collection")'")
+        }
+        return v
+    }
+
+    func bool() throws -> Bool {
+        guard case .scalar = node, let v = node.bool else { throw error("expected true or false, got '\((try? string()) ?? "a collection")'") }
+        return v
+    }
+
+    func stringList() throws -> [String] {
+        if case .scalar = node { return [try string()] }
+        return try sequence().map { try $0.string() }
+    }
+
+    /// A scalar read as the most specific option value (bool, int, double, string).
+    func optionValue() throws -> OptionValue {
+        guard case .scalar(let s) = node else { throw error("expected a single value") }
+        if let b = node.bool, s.style == .plain { return .bool(b) }
+        if let i = node.int, s.style == .plain { return .int(i) }
+        if let d = node.float, s.style == .plain { return .double(d) }
+        return .string(s.string)
+    }
+}
+

@@ -1,0 +1,177 @@
+import Foundation
+import Harness
+
+/// Formats `mean ± std` of values given as fractions, in percent points.
+func pct(_ vals: [Double]) -> String {
+    guard !vals.isEmpty else { return "—" }
+    let m = Stats.mean(vals) * 100, s = Stats.std(vals) * 100
+    return vals.count > 1 ? String(format: "%.1f ± %.1f", m, s) : String(format: "%.1f", m)
+}
+
+func num(_ v: Double, _ digits: Int = 3) -> String {
+    guard v.isFinite else { return "—" }
+    return String(format: "%.\(digits)g", v)
+}
+
+func params(_ n: Double) -> String {
+    n >= 1e6 ? String(format: "%.2fM", n / 1e6) : String(format: "%.1fk", n / 1e3)
+}
+
+/// Renders one suite's results (one tier) as markdown, laid out as the papers' tables:
+/// rows = methods, columns = tasks with their official metrics. Rendered from result
+/// files only.
+public struct SuiteReport {
+    public var suite: String
+    public var tier: String
+    public var methodOrder: [String]
+    public var results: [CellResult]
+
+    public init(suite: String, tier: String, methodOrder: [String], results: [CellResult]) {
+        self.suite = suite
+        self.tier = tier
+        self.methodOrder = methodOrder
+        self.results = results.filter { $0.suite == suite && $0.tier == tier }
+    }
+
+    var dataKinds: Set<String> { Set(results.map(\.data)) }
+
+    var methods: [String] {
+        let present = Set(results.map(\.method))
+        return methodOrder.filter(present.contains) + present.subtracting(methodOrder).sorted()
+    }
+
+    var tasks: [TaskInfo] {
+        let present = Set(results.map(\.task))
+        let all = TaskCatalog.text + TaskCatalog.image + TaskCatalog.speech
+        return all.filter { present.contains($0.name) }
+    }
+
+    func cells(_ method: String, _ task: String? = nil) -> [CellResult] {
+        results.filter { $0.method == method && (task == nil || $0.task == task!) }
+    }
+
+    /// The main table.
+    public func table() -> String {
+        let tasks = self.tasks
+        var header = ["method"]
+        for t in tasks { for title in t.metricTitles { header.append("\(t.title) \(title)") } }
+        if tasks.count > 1 { header.append("avg") }
+        header += ["fwd GFLOPs/ex", "active / total params", "experts (blocks) per token", "seeds"]
+        var s = "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
+        for m in methods {
+            var row = [m]
+            var seedCount = 0
+            for t in tasks {
+                let cs = cells(m, t.name)
+                let ok = cs.filter(\.isOK)
+                seedCount = max(seedCount, ok.count)
+                for key in t.metricTitles.indices.map({ t.metrics[$0] }) {
+                    if ok.isEmpty { row.append(cs.isEmpty ? "—" : "failed"); continue }
+                    row.append(pct(ok.compactMap { $0.metrics[key] }))
+                }
+            }
+            if tasks.count > 1 {
+                // Suite average per seed over tasks with a result, then mean ± std.
+                let seeds = Set(cells(m).filter(\.isOK).map(\.seed)).sorted()
+                let avgs: [Double] = seeds.compactMap { seed in
+                    let scores = tasks.compactMap { t in
+                        cells(m, t.name).first { $0.seed == seed && $0.isOK }.flatMap { TaskCatalog.score(task: t.name, metrics: $0.metrics) }
+                    }
+                    return scores.count == tasks.count ? Stats.mean(scores) : nil
+                }
+                row.append(avgs.isEmpty ? "—" : pct(avgs))
+            }
+            let ok = cells(m).filter(\.isOK)
+            let flops = ok.compactMap { $0.flops?.forwardPerExampleCounted }
+            row.append(flops.isEmpty ? "—" : num(Stats.mean(flops) / 1e9))
+            let p = ok.compactMap(\.params)
+            row.append(p.isEmpty ? "—" : "\(params(Stats.mean(p.map(\.active)))) / \(params(Double(p[0].total)))")
+            let chosen = ok.compactMap(\.meanChosen)
+            row.append(chosen.isEmpty ? "—" : String(format: "%.2f", Stats.mean(chosen)))
+            row.append("\(seedCount)")
+            s += "| " + row.joined(separator: " | ") + " |\n"
+        }
+        return s
+    }
+
+    /// Mean experts (blocks) chosen per token (sequence), per routed layer and task.
+    public func routingByLayer() -> String {
+        var s = ""
+        for m in methods {
+            let ok = cells(m).filter { $0.isOK && !$0.routing.isEmpty }
+            guard !ok.isEmpty else { continue }
+            let layers = Set(ok.flatMap { $0.routing.map(\.layer) }).sorted()
+            if s.isEmpty {
+                s = "| method | task | " + layers.map { "layer \($0)" }.joined(separator: " | ") + " | max/mean load |\n|---|---|" +
+                    String(repeating: "---|", count: layers.count + 1) + "\n"
+            }
+            for t in tasks {
+                let cs = ok.filter { $0.task == t.name }
+                guard !cs.isEmpty else { continue }
+                var row = [m, t.title]
+                var imbalance: [Double] = []
+                for l in layers {
+                    let st = cs.compactMap { $0.routing.first { $0.layer == l } }
+                    row.append(st.isEmpty ? "—" : String(format: "%.2f", Stats.mean(st.map(\.meanChosen))))
+                    for x in st {
+                        let loads = x.assignedPerUnit.map(Double.init)
+                        let mean = Stats.mean(loads)
+                        if mean > 0 { imbalance.append(loads.max()! / mean) }
+                    }
+                }
+                row.append(imbalance.isEmpty ? "—" : String(format: "%.2f", Stats.mean(imbalance)))
+                s += "| " + row.joined(separator: " | ") + " |\n"
+            }
+        }
+        return s
+    }
+
+    /// Routing and the primary metric against the proxy difficulty level.
+    public func byDifficulty() -> String {
+        let levels = Set(results.flatMap { $0.byDifficulty.keys }).sorted()
+        guard !levels.isEmpty else { return "" }
+        var s = "| method | " + levels.map { "level \($0): metric" }.joined(separator: " | ") + " | " +
+            levels.map { "level \($0): experts/token" }.joined(separator: " | ") + " |\n|---|" +
+            String(repeating: "---|", count: 2 * levels.count) + "\n"
+        for m in methods {
+            let ok = cells(m).filter(\.isOK)
+            guard !ok.isEmpty else { continue }
+            var row = [m]
+            for l in levels { row.append(pct(ok.compactMap { $0.byDifficulty[l]?.metric })) }
+            for l in levels {
+                let v = ok.compactMap { $0.byDifficulty[l]?.meanChosen }.filter { $0 > 0 }
+                row.append(v.isEmpty ? "—" : String(format: "%.3f", Stats.mean(v)))
+            }
+            s += "| " + row.joined(separator: " | ") + " |\n"
+        }
+        return s
+    }
+
+    public func markdown(title: String, notes: [String] = [], plots: [(String, String)] = []) -> String {
+        let data = dataKinds.sorted().joined(separator: ", ")
+        var s = "# \(title): \(tier) tier\n\n"
+        s += "**Tier:** \(tier). **Data:** \(data.isEmpty ? "none" : data)"
+        if dataKinds.contains("proxy") {
+            s += " — synthetic proxy data written by `moebench data proxy` in the real on-disk formats (see its `PROXY.md`); absolute numbers are not comparable with the papers', only the comparison between methods is"
+        }
+        s += ".\n\n"
+        s += "Rendered by `moebench report` from the result files under `results/\(tier)/\(suite)/`; never edited by hand. "
+        s += "Metrics are percentages, mean ± sample standard deviation over seeds. GFLOPs are the engine's counted forward FLOPs per example (one multiply-add = 2 FLOPs); active parameters are those used per example.\n\n"
+        for n in notes { s += n + "\n\n" }
+        s += "## Results\n\n" + table() + "\n"
+        let r = routingByLayer()
+        if !r.isEmpty { s += "## Routing: experts (blocks) chosen per token (sequence), per layer\n\nMax/mean load is the busiest unit's share over the mean (1.00 = perfectly balanced).\n\n" + r + "\n" }
+        let d = byDifficulty()
+        if !d.isEmpty { s += "## Against the proxy difficulty level\n\nDo harder inputs get more experts? Level 1 is easiest.\n\n" + d + "\n" }
+        for (caption, path) in plots { s += "![\(caption)](\(path))\n\n" }
+        let failed = results.filter { !$0.isOK }
+        if !failed.isEmpty {
+            s += "## Failed cells\n\n"
+            for f in failed.sorted(by: { ($0.task, $0.method, $0.seed) < ($1.task, $1.method, $1.seed) }) {
+                s += "- \(f.task) / \(f.method) / seed \(f.seed): \(f.failure ?? "unknown")\n"
+            }
+            s += "\n"
+        }
+        return s
+    }
+}

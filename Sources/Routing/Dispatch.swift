@@ -1,0 +1,399 @@
+import Foundation
+
+/// The shared dispatch/combine path of every FFN-slot routing method.
+///
+/// Routing is a counting sort (MegaBlocks / torchtitan): kept assignments are grouped by
+/// expert with a per-expert histogram and its prefix sum, the token rows are gathered into
+/// one contiguous `[N, d]` buffer in that order, each expert runs one GEMM pair on its
+/// contiguous slice of rows, and the outputs are scatter-added back to `[T, d]` weighted by
+/// their gates. Forward and backward are written directly on `sgemm`.
+
+/// The stacked weights of `E` expert FFNs `y = W2_e gelu(W1_e x + b1_e) + b2_e`:
+/// `w1: [E, d, h]`, `b1: [E, h]`, `w2: [E, h, d]`, `b2: [E, d]` (row-major, so expert `e`'s
+/// matrices are contiguous slices).
+public struct ExpertWeights {
+    public var w1: Tensor
+    public var b1: Tensor
+    public var w2: Tensor
+    public var b2: Tensor
+
+    public init(w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) {
+        precondition(w1.rank == 3 && w2.rank == 3, "expert weights must be [E, d, h] and [E, h, d]")
+        let e = w1.shape[0], d = w1.shape[1], h = w1.shape[2]
+        precondition(w2.shape == [e, h, d] && b1.shape == [e, h] && b2.shape == [e, d],
+                     "expert weight shapes disagree: w1 \(w1.shape), b1 \(b1.shape), w2 \(w2.shape), b2 \(b2.shape)")
+        self.w1 = w1
+        self.b1 = b1
+        self.w2 = w2
+        self.b2 = b2
+    }
+
+    public var experts: Int { w1.shape[0] }
+    public var d: Int { w1.shape[1] }
+    public var hidden: Int { w1.shape[2] }
+    public var all: [Tensor] { [w1, b1, w2, b2] }
+
+    /// PyTorch `nn.Linear` initialisation per expert: weights and biases
+    /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (fan_in `d` for the first layer, `h` for the second).
+    public static func initialised(experts: Int, d: Int, hidden: Int, rng: inout RNG) -> ExpertWeights {
+        let a1 = 1 / Float(d).squareRoot(), a2 = 1 / Float(hidden).squareRoot()
+        let w = ExpertWeights(w1: Tensor.uniform([experts, d, hidden], -a1, a1, rng: &rng),
+                              b1: Tensor.uniform([experts, hidden], -a1, a1, rng: &rng),
+                              w2: Tensor.uniform([experts, hidden, d], -a2, a2, rng: &rng),
+                              b2: Tensor.uniform([experts, d], -a2, a2, rng: &rng))
+        for t in w.all { t.requiresGrad = true }
+        return w
+    }
+}
+
+/// Forward FLOPs of the expert FFNs per kept assignment: the two GEMMs (`4·d·h`), the
+/// biases (`h + d`), GELU (`h`) and the weighted combine (`2·d`).
+@inline(__always)
+public func expertFlopsPerAssignment(d: Int, hidden h: Int) -> Int { 4 * d * h + 2 * h + 3 * d }
+
+/// Runs the experts on the kept assignments of `plan` and combines their outputs:
+/// `y_t = sum_{a kept, token(a) = t} gates_a · (W2_e gelu(W1_e x_t + b1_e) + b2_e)`, `e = expert(a)`.
+///
+/// - `x: [T, d]`, `gates: [A]` aligned with `plan.assignments` (dropped entries are
+///   ignored and get no gradient), weights as in `ExpertWeights`. Returns `[T, d]`; tokens
+///   with no kept assignment get zeros.
+/// - Gradients flow to `x`, `gates` and every expert weight.
+/// - FLOPs (category `.expert`): forward `N·(4dh + 2h + 3d)` for `N` kept assignments;
+///   backward `8·N·d·h` for the GEMMs (less when `x` or weights need no gradient) plus
+///   `N·(2h + 5d)` for the biases, GELU', gate scaling, gate dot products and the scatter.
+public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weights: ExpertWeights) -> Tensor {
+    Flops.withCategory(.expert) { dispatchKernel(x, plan, gates, weights) }
+}
+
+/// `erf(x)` in float32 by a rational approximation on `[-4, 4]` (`x·P(x²)/Q(x²)`, the
+/// coefficients of Eigen's and XLA's float erf; `|erf(x)| = 1` to float precision beyond).
+/// Largest absolute error about `4e-7` against float64 `erf`. Branch-free, so loops over
+/// it vectorise.
+@inline(__always) public func erfApprox(_ a: Float) -> Float {
+    let x = min(max(a, -4), 4)
+    let x2 = x * x
+    var p: Float = -2.72614225801306e-10
+    p = p * x2 + 2.77068142495902e-08
+    p = p * x2 - 2.10102402082508e-06
+    p = p * x2 - 5.69250639462346e-05
+    p = p * x2 - 7.34990630326855e-04
+    p = p * x2 - 2.95459980854025e-03
+    p = p * x2 - 1.60960333262415e-02
+    var q: Float = -1.45660718464996e-05
+    q = q * x2 - 2.13374055278905e-04
+    q = q * x2 - 1.68282697438203e-03
+    q = q * x2 - 7.37332916720468e-03
+    q = q * x2 - 1.42647390514189e-02
+    return x * p / q
+}
+
+/// `exp(x)` in float32 (Cephes `expf`: `x = n·ln2 + r`, a degree-6 polynomial in `r`, then
+/// `2^n` through the exponent bits), for `x <= 0`; relative error about `2e-7`. Arguments
+/// below `-87` give `exp(-87)`. Branch-free.
+@inline(__always) public func expNonPositive(_ a: Float) -> Float {
+    let x0 = max(min(a, 0), -87)
+    // Round to nearest by the 1.5·2^23 trick (no libm call, so loops vectorise).
+    let n = (x0 * 1.44269504088896341 + 12582912) - 12582912
+    var x = x0 - n * 0.693359375
+    x = x + n * 2.12194440e-4
+    let z = x * x
+    var y: Float = 1.9875691500e-4
+    y = y * x + 1.3981999507e-3
+    y = y * x + 8.3334519073e-3
+    y = y * x + 4.1665795894e-2
+    y = y * x + 1.6666665459e-1
+    y = y * x + 5.0000001201e-1
+    y = y * z + x + 1
+    return y * Float(bitPattern: UInt32(truncatingIfNeeded: Int32(n) + 127) << 23)
+}
+
+/// GELU, erf form: `act[i] = z·Φ(z)`, `Φ(z) = (1 + erf(z/√2)) / 2`, over `n` values.
+@inline(__always) public func geluForward(_ z: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { let v = z[i]; act[i] = 0.5 * v * (1 + erfApprox(v * 0.70710678118654752)) }
+}
+
+/// GELU and its derivative in one pass: `act[i] = gelu(z_i)`, then `z[i]` is overwritten with
+/// `gelu'(z_i) = Φ(z_i) + z_i·φ(z_i)`, `φ(z) = exp(-z²/2)/√(2π)`.
+@inline(__always) public func geluForwardKeepingDerivative(_ z: UnsafeMutablePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n {
+        let v = z[i]
+        let phi = 0.5 * (1 + erfApprox(v * 0.70710678118654752))
+        act[i] = v * phi
+        z[i] = phi + v * 0.39894228040143268 * expNonPositive(-0.5 * v * v)
+    }
+}
+
+/// Runs `body(lo, hi)` over `0..<n` split into at most `EngineThreads.current` contiguous
+/// chunks of at least `grain` items, concurrently; inline when one chunk suffices.
+@inline(__always) func parallelChunks(_ n: Int, grain: Int, _ body: (Int, Int) -> Void) {
+    let chunks = min(EngineThreads.current, n / max(grain, 1))
+    if chunks <= 1 { if n > 0 { body(0, n) }; return }
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        body(c * n / chunks, (c + 1) * n / chunks)
+    }
+}
+
+private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _ w: ExpertWeights) -> Tensor {
+    precondition(x.rank == 2, "dispatch input must be [T, d], got \(x.shape)")
+    let T = x.shape[0], d = x.shape[1], E = w.experts, h = w.hidden
+    precondition(w.d == d, "dispatch: input width \(d) vs expert width \(w.d)")
+    precondition(plan.tokenCount == T && plan.expertCount == E,
+                 "dispatch: plan for \(plan.tokenCount) tokens × \(plan.expertCount) experts, input \(T) × \(E)")
+    precondition(gates.count == plan.assignments.count, "dispatch: \(gates.count) gates for \(plan.assignments.count) assignments")
+
+    // Counting sort of the kept assignments by expert: histogram, prefix sum, placement
+    // (stable, so token order within an expert). Row r of the expert-ordered buffers holds
+    // assignment rowAssign[r] of token rowToken[r] for expert rowExpert[r]; assignment a
+    // sits at row assignRow[a] (-1 when dropped).
+    var offsets = [Int](repeating: 0, count: E + 1)
+    for a in plan.assignments where a.kept { offsets[a.expert + 1] += 1 }
+    for e in 0..<E { offsets[e + 1] += offsets[e] }
+    let N = offsets[E], A = plan.assignments.count
+    var rowToken = [Int](repeating: 0, count: N)
+    var rowAssign = [Int](repeating: 0, count: N)
+    var rowExpert = [Int](repeating: 0, count: N)
+    var assignRow = [Int](repeating: -1, count: A)
+    var cursor = offsets
+    for (i, a) in plan.assignments.enumerated() where a.kept {
+        let r = cursor[a.expert]
+        cursor[a.expert] += 1
+        rowToken[r] = a.token
+        rowAssign[r] = i
+        rowExpert[r] = a.expert
+        assignRow[i] = r
+    }
+    let tokenOffsets = plan.tokenOffsets
+
+    let needsGrad = Autograd.needsGrad([x, gates] + w.all)
+    let innerGrad = Autograd.needsGrad([x] + w.all)
+    // Buffers, one row per kept assignment in expert order:
+    let xs = TensorStorage(count: N * d, zeroed: false)    // [N, d] gathered inputs
+    let z = TensorStorage(count: N * h, zeroed: false)     // [N, h] x W1, then gelu'(x W1 + b1) when training
+    let act = TensorStorage(count: N * h, zeroed: false)   // [N, h] gelu(x W1 + b1)
+    let y = TensorStorage(count: N * d, zeroed: false)     // [N, d] expert outputs (before the gate)
+    let out = Tensor(uninitialized: [T, d])
+
+    let px = x.data, pxs = xs.base, pz = z.base, pa = act.base, py = y.base, pg = gates.data
+    let pb1 = w.b1.data, pb2 = w.b2.data, pw1 = w.w1.data, pw2 = w.w2.data, po = out.data
+    rowToken.withUnsafeBufferPointer { tok in
+        parallelChunks(N, grain: 256) { lo, hi in
+            for r in lo..<hi { (pxs + r * d).update(from: px + tok[r] * d, count: d) }
+        }
+    }
+    for e in 0..<E where offsets[e + 1] > offsets[e] {
+        let o = offsets[e]
+        sgemm(transA: false, transB: false, m: offsets[e + 1] - o, n: h, k: d, a: pxs + o * d, lda: d,
+              b: pw1 + e * d * h, ldb: h, beta: 0, c: pz + o * h, ldc: h)
+    }
+    // Bias and GELU (and GELU' for the backward pass), row by row.
+    rowExpert.withUnsafeBufferPointer { rex in
+        parallelChunks(N, grain: 16) { lo, hi in
+            for r in lo..<hi {
+                let zr = pz + r * h, ar = pa + r * h, b = pb1 + rex[r] * h
+                for j in 0..<h { zr[j] += b[j] }
+                if innerGrad { geluForwardKeepingDerivative(zr, ar, h) } else { geluForward(zr, ar, h) }
+            }
+        }
+    }
+    for e in 0..<E where offsets[e + 1] > offsets[e] {
+        let o = offsets[e]
+        sgemm(transA: false, transB: false, m: offsets[e + 1] - o, n: d, k: h, a: pa + o * h, lda: h,
+              b: pw2 + e * h * d, ldb: d, beta: 0, c: py + o * d, ldc: d)
+    }
+    // Second bias and the weighted combine, token by token (no write conflicts).
+    plan.assignments.withUnsafeBufferPointer { asg in
+        assignRow.withUnsafeBufferPointer { arow in
+            parallelChunks(T, grain: 64) { lo, hi in
+                for t in lo..<hi {
+                    let dst = po + t * d
+                    for j in 0..<d { dst[j] = 0 }
+                    for a in tokenOffsets[t]..<tokenOffsets[t + 1] {
+                        let r = arow[a]
+                        if r < 0 { continue }
+                        let g = pg[a], yr = py + r * d, b = pb2 + asg[a].expert * d
+                        for j in 0..<d { let v = yr[j] + b[j]; yr[j] = v; dst[j] += g * v }
+                    }
+                }
+            }
+        }
+    }
+    Flops.add(N * expertFlopsPerAssignment(d: d, hidden: h))
+
+    guard needsGrad else { return out }
+    Autograd.record(out) {
+        // Reading the buffers through their storages keeps them alive with the tape entry.
+        let gOut = out.gradStorage!.base
+        let pxs = xs.base, pz = z.base, pa = act.base, py = y.base, pg = gates.data
+        var flops = 0
+        // d gate_a = <dL/dout_t, expert output of a>
+        if gates.requiresGrad {
+            let gg = gates.gradPointer()
+            rowToken.withUnsafeBufferPointer { tok in
+                rowAssign.withUnsafeBufferPointer { ras in
+                    parallelChunks(N, grain: 256) { lo, hi in
+                        for r in lo..<hi {
+                            let src = py + r * d, gt = gOut + tok[r] * d
+                            var s: Float = 0
+                            for j in 0..<d { s += gt[j] * src[j] }
+                            gg[ras[r]] += s
+                        }
+                    }
+                }
+            }
+            flops += 2 * N * d
+        }
+        guard innerGrad else { Flops.add(flops); return }
+        let gy = TensorStorage(count: N * d, zeroed: false)  // [N, d] gate · dL/dout_t, later dL/dxs
+        let ga = TensorStorage(count: N * h, zeroed: false)  // [N, h] dL/d(x W1 + b1)
+        let pgy = gy.base, pga = ga.base
+        rowToken.withUnsafeBufferPointer { tok in
+            rowAssign.withUnsafeBufferPointer { ras in
+                parallelChunks(N, grain: 256) { lo, hi in
+                    for r in lo..<hi {
+                        let g = pg[ras[r]], src = gOut + tok[r] * d, dst = pgy + r * d
+                        for j in 0..<d { dst[j] = g * src[j] }
+                    }
+                }
+            }
+        }
+        flops += N * d
+        let gw1: UnsafeMutablePointer<Float>? = w.w1.requiresGrad ? w.w1.gradPointer() : nil
+        let gb1: UnsafeMutablePointer<Float>? = w.b1.requiresGrad ? w.b1.gradPointer() : nil
+        let gw2: UnsafeMutablePointer<Float>? = w.w2.requiresGrad ? w.w2.gradPointer() : nil
+        let gb2: UnsafeMutablePointer<Float>? = w.b2.requiresGrad ? w.b2.gradPointer() : nil
+        for e in 0..<E {
+            let o = offsets[e], n = offsets[e + 1] - o
+            if n == 0 { continue }
+            let gyr = pgy + o * d, gar = pga + o * h, zr = pz + o * h
+            if let gw2 {
+                sgemm(transA: true, transB: false, m: h, n: d, k: n, a: pa + o * h, lda: h, b: gyr, ldb: d,
+                      beta: 1, c: gw2 + e * h * d, ldc: d)
+                flops += 2 * n * h * d
+            }
+            if let gb2 {
+                columnSums(gyr, rows: n, cols: d, into: gb2 + e * d)
+                flops += n * d
+            }
+            sgemm(transA: false, transB: true, m: n, n: h, k: d, a: gyr, lda: d, b: pw2 + e * h * d, ldb: d,
+                  beta: 0, c: gar, ldc: h)
+            parallelChunks(n * h, grain: 16384) { lo, hi in for i in lo..<hi { gar[i] *= zr[i] } }
+            flops += 2 * n * h * d + n * h
+            if let gw1 {
+                sgemm(transA: true, transB: false, m: d, n: h, k: n, a: pxs + o * d, lda: d, b: gar, ldb: h,
+                      beta: 1, c: gw1 + e * d * h, ldc: h)
+                flops += 2 * n * d * h
+            }
+            if let gb1 {
+                columnSums(gar, rows: n, cols: h, into: gb1 + e * h)
+                flops += n * h
+            }
+            if x.requiresGrad {
+                // dL/dxs for this expert's rows, written over its (consumed) gy rows.
+                sgemm(transA: false, transB: true, m: n, n: d, k: h, a: gar, lda: h, b: pw1 + e * d * h, ldb: h,
+                      beta: 0, c: gyr, ldc: d)
+                flops += 2 * n * d * h
+            }
+        }
+        if x.requiresGrad {
+            let gx = x.gradPointer()
+            assignRow.withUnsafeBufferPointer { arow in
+                parallelChunks(T, grain: 64) { lo, hi in
+                    for t in lo..<hi {
+                        let dst = gx + t * d
+                        for a in tokenOffsets[t]..<tokenOffsets[t + 1] where arow[a] >= 0 {
+                            let src = pgy + arow[a] * d
+                            for j in 0..<d { dst[j] += src[j] }
+                        }
+                    }
+                }
+            }
+            flops += N * d
+        }
+        Flops.add(flops)
+    }
+    return out
+}
+
+/// `sums[j] += sum_r m[r, j]` for a row-major `rows × cols` block, split by columns across
+/// threads.
+@inline(__always) func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
+    parallelChunks(cols, grain: rows * cols >= 65536 ? 64 : cols) { lo, hi in
+        for r in 0..<rows {
+            let row = m + r * cols
+            for j in lo..<hi { sums[j] += row[j] }
+        }
+    }
+}
+
+/// The plain loop-over-experts reference of `dispatchExperts`, built from the engine's
+/// generic ops (`indexSelect`, `split`, `linear`, `gelu`, `scatterAdd`): for each expert,
+/// gather its kept tokens, run its FFN, scatter-add the gate-weighted outputs. Same
+/// result and gradients as `dispatchExperts`, slower; kept for tests.
+public func dispatchReference(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weights w: ExpertWeights) -> Tensor {
+    let E = w.experts, d = w.d, h = w.hidden, T = x.shape[0]
+    let ones = [Int](repeating: 1, count: E)
+    let w1 = w.w1.split(ones, axis: 0), b1 = w.b1.split(ones, axis: 0)
+    let w2 = w.w2.split(ones, axis: 0), b2 = w.b2.split(ones, axis: 0)
+    var out: Tensor? = nil
+    for e in 0..<E {
+        let idx = plan.assignments.indices.filter { plan.assignments[$0].kept && plan.assignments[$0].expert == e }
+        if idx.isEmpty { continue }
+        let rows = idx.map { plan.assignments[$0].token }
+        let hidden = linear(x.indexSelect(rows: rows), w1[e].reshaped([d, h]), b1[e].reshaped([h])).gelu()
+        let y = linear(hidden, w2[e].reshaped([h, d]), b2[e].reshaped([d]))
+        let part = scatterAdd(y, rows: rows, count: T, weights: gatherEntries(gates, idx))
+        out = out.map { $0 + part } ?? part
+    }
+    return out ?? Tensor(zeros: [T, d])
+}
+
+/// Forward FLOPs per token of an FFN-slot method, the router on its own line.
+public struct FFNFlops: Equatable, Sendable, Codable {
+    /// Router projection, softmax, gate arithmetic and auxiliary losses.
+    public var router: Double
+    /// Expert FFNs (or the dense FFN), combine included.
+    public var expert: Double
+    public var total: Double { router + expert }
+
+    public init(router: Double, expert: Double) {
+        self.router = router
+        self.expert = expert
+    }
+}
+
+/// An FFN-slot method with an analytic forward FLOP count.
+public protocol FFNFlopsModel {
+    /// Forward FLOPs per token for width `d`, expert hidden width `hidden` and the method's
+    /// options. `meanExperts` is the measured mean number of experts processing each token
+    /// (kept assignments / tokens) for data-dependent methods; nil uses the nominal value
+    /// (no drops; for top-p, its nominal value is required).
+    static func forwardFlopsPerToken(d: Int, hidden: Int, options: MethodOptions, meanExperts: Double?) throws -> FFNFlops
+}
+
+extension LayerStats {
+    /// Statistics of one routed FFN layer from its plan: assignments per expert (dropped
+    /// included), dropped assignments, tokens, the chosen-count histogram, the mean gate
+    /// entropy (nats) and the weighted auxiliary loss values.
+    public static func routed(layer: Int, plan: RoutingPlan, gateEntropy: Float,
+                              aux: [(String, Tensor)]) -> LayerStats {
+        var values: [String: Double] = [:]
+        for (k, v) in aux { values[k] = Double(v.item) }
+        return LayerStats(layer: layer, assignedPerUnit: plan.assignedPerExpert, dropped: plan.droppedCount,
+                          routed: plan.tokenCount, chosenHistogram: plan.chosenHistogram,
+                          gateEntropy: Double(gateEntropy), aux: values)
+    }
+}
+
+/// The sum of the weighted auxiliary losses (shape `[]`), nil when there are none.
+/// Counted under `.router` (one FLOP per addition).
+public func sumAuxLosses(_ terms: [(String, Tensor)]) -> Tensor? {
+    guard var total = terms.first?.1 else { return nil }
+    Flops.withCategory(.router) { for (_, t) in terms.dropFirst() { total = total + t } }
+    return total
+}
+
+/// Option checks shared by the methods: throws `OptionError` naming the key when `ok` is false.
+@inline(__always)
+func requireOption(_ ok: Bool, _ options: MethodOptions, _ key: String, _ message: String) throws {
+    if !ok { throw OptionError(method: options.method, key: key, message: message) }
+}

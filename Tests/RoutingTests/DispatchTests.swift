@@ -1,0 +1,206 @@
+import Foundation
+import Routing
+import TestSupport
+import XCTest
+
+/// The fused dispatch/combine path against a plain per-assignment loop in float64 and
+/// against finite differences.
+final class DispatchTests: XCTestCase {
+    /// `y_t = sum_{kept a of t} gate_a · (W2_e gelu(W1_e x_t + b1_e) + b2_e)` in float64.
+    func naive(_ x: Tensor, _ plan: RoutingPlan, _ gates: [Float], _ w: ExpertWeights) -> [Float] {
+        let T = x.shape[0], d = w.d, h = w.hidden
+        var out = [Double](repeating: 0, count: T * d)
+        let x_ = x.scalars, w1 = w.w1.scalars, b1 = w.b1.scalars, w2 = w.w2.scalars, b2 = w.b2.scalars
+        for (i, a) in plan.assignments.enumerated() where a.kept {
+            let e = a.expert
+            var act = [Double](repeating: 0, count: h)
+            for j in 0..<h {
+                var z = Double(b1[e * h + j])
+                for k in 0..<d { z += Double(x_[a.token * d + k]) * Double(w1[(e * d + k) * h + j]) }
+                act[j] = 0.5 * z * (1 + erf(z / 2.0.squareRoot()))
+            }
+            for k in 0..<d {
+                var y = Double(b2[e * d + k])
+                for j in 0..<h { y += act[j] * Double(w2[(e * h + j) * d + k]) }
+                out[a.token * d + k] += Double(gates[i]) * y
+            }
+        }
+        return out.map { Float($0) }
+    }
+
+    func makeCase(T: Int, d: Int, h: Int, E: Int, seed: UInt64) -> (Tensor, RoutingPlan, Tensor, ExpertWeights) {
+        var rng = RNG(seed: seed)
+        let x = randomTensor([T, d], &rng)
+        let w = ExpertWeights.initialised(experts: E, d: d, hidden: h, rng: &rng)
+        // Top-2 with a small capacity so that some assignments are dropped.
+        let probs = (0..<(T * E)).map { _ in rng.uniform(0.05, 1) }
+        let plan = Gating.top2(probs: probs, tokens: T, experts: E, capacity: max(1, T / E))
+        let gates = Tensor(shape: [plan.assignments.count], scalars: plan.assignments.map { _ in rng.uniform(0.1, 1) })
+        return (x, plan, gates, w)
+    }
+
+    func testForwardMatchesPerAssignmentLoop() {
+        let (x, plan, gates, w) = makeCase(T: 13, d: 6, h: 10, E: 4, seed: 1)
+        XCTAssertGreaterThan(plan.droppedCount, 0)
+        let y = dispatchExperts(x, plan: plan, gates: gates, weights: w)
+        XCTAssertEqual(y.shape, [13, 6])
+        assertClose(y.scalars, naive(x, plan, gates.scalars, w), atol: 1e-5)
+        // Tokens with every assignment dropped get zeros.
+        for t in 0..<13 where !plan.assignments[plan.tokenOffsets[t]..<plan.tokenOffsets[t + 1]].contains(where: \.kept) {
+            XCTAssertEqual(Array(y.scalars[(t * 6)..<(t * 6 + 6)]), [Float](repeating: 0, count: 6))
+        }
+    }
+
+    func testGradientsToInputsExpertsAndGates() {
+        let (x, plan, gates, w) = makeCase(T: 7, d: 3, h: 5, E: 3, seed: 2)
+        checkGradients([x, gates, w.w1, w.b1, w.w2, w.b2], step: 1e-2) { t in
+            dispatchExperts(t[0], plan: plan, gates: t[1],
+                            weights: ExpertWeights(w1: t[2], b1: t[3], w2: t[4], b2: t[5]))
+        }
+    }
+
+    func testGradientsWithFrozenExperts() {
+        let (x, plan, gates, w) = makeCase(T: 6, d: 3, h: 4, E: 2, seed: 3)
+        for t in w.all { t.requiresGrad = false }
+        checkGradients([x, gates]) { t in dispatchExperts(t[0], plan: plan, gates: t[1], weights: w) }
+        for t in w.all { XCTAssertNil(t.gradStorage) }
+    }
+
+    func testFlopCount() {
+        let (x, plan, gates, w) = makeCase(T: 9, d: 4, h: 8, E: 3, seed: 4)
+        x.requiresGrad = true
+        gates.requiresGrad = true
+        let counter = FlopCounter()
+        let y = Flops.counting(into: counter) { dispatchExperts(x, plan: plan, gates: gates, weights: w) }
+        XCTAssertEqual(counter.forward(.expert), plan.keptCount * (4 * 4 * 8 + 2 * 8 + 3 * 4))
+        XCTAssertEqual(counter.forwardTotal, counter.forward(.expert))
+        Flops.counting(into: counter) { y.backward() }
+        // GEMMs 8·N·d·h; biases N·(h + d), GELU' N·h, gate scaling N·d, gate dots 2·N·d, scatter N·d.
+        let n = plan.keptCount
+        XCTAssertEqual(counter.backward(.expert), n * (8 * 4 * 8 + 8 + 4 + 8 + 4 + 2 * 4 + 4))
+    }
+
+    func testLargeBatchTakesTheParallelPathsAndMatches() {
+        // Enough rows for the multi-threaded gather, GELU and combine loops.
+        let (x, plan, gates, w) = makeCase(T: 700, d: 8, h: 24, E: 4, seed: 5)
+        let y = dispatchExperts(x, plan: plan, gates: gates, weights: w)
+        assertClose(y.scalars, naive(x, plan, gates.scalars, w), atol: 2e-5)
+    }
+
+    func testErfAndExpApproximations() {
+        var worstErf = 0.0, worstExp = 0.0
+        var v: Float = -9
+        while v <= 9 {
+            worstErf = max(worstErf, abs(Double(erfApprox(v)) - erf(Double(v))))
+            if v <= 0 {
+                let e = exp(Double(v))
+                worstExp = max(worstExp, abs(Double(expNonPositive(v)) - e) / e)
+            }
+            v += 0.001
+        }
+        XCTAssertLessThan(worstErf, 6e-7)
+        XCTAssertLessThan(worstExp, 4e-7)
+        XCTAssertEqual(expNonPositive(0), 1)
+        XCTAssertLessThan(expNonPositive(-1000), 1e-37)
+    }
+
+    func testFusedPathEqualsLoopOverExpertsReference() {
+        let (x, plan, gates, w) = makeCase(T: 40, d: 6, h: 12, E: 5, seed: 6)
+        XCTAssertGreaterThan(plan.droppedCount, 0)
+        let inputs = [x, gates] + w.all
+        var results: [[[Float]]] = []
+        for useReference in [false, true] {
+            for t in inputs { t.requiresGrad = true; t.zeroGrad() }
+            let y = useReference ? dispatchReference(x, plan: plan, gates: gates, weights: w)
+                                 : dispatchExperts(x, plan: plan, gates: gates, weights: w)
+            var rng = RNG(seed: 9)
+            y.backward(seed: randomTensor(y.shape, &rng))
+            results.append([y.scalars] + inputs.map { $0.grad!.scalars })
+        }
+        let names = ["y", "x", "gates", "w1", "b1", "w2", "b2"]
+        for i in 0..<names.count {
+            assertClose(results[0][i], results[1][i], atol: 2e-5, rtol: 1e-4, names[i])
+        }
+    }
+}
+
+// MARK: Helpers shared by the method tests.
+
+/// `W2_e gelu(W1_e x + b1_e) + b2_e` for one token in float64 from a module's stacked
+/// expert weights.
+func expertOutput(_ w: ExpertWeights, expert e: Int, _ x: [Float]) -> [Double] {
+    let d = w.d, h = w.hidden
+    let w1 = w.w1.scalars, b1 = w.b1.scalars, w2 = w.w2.scalars, b2 = w.b2.scalars
+    var act = [Double](repeating: 0, count: h)
+    for j in 0..<h {
+        var z = Double(b1[e * h + j])
+        for k in 0..<d { z += Double(x[k]) * Double(w1[(e * d + k) * h + j]) }
+        act[j] = 0.5 * z * (1 + erf(z / 2.0.squareRoot()))
+    }
+    return (0..<d).map { k in
+        var y = Double(b2[e * d + k])
+        for j in 0..<h { y += act[j] * Double(w2[(e * h + j) * d + k]) }
+        return y
+    }
+}
+
+/// Row-wise softmax in float64 of `x · W` for `x: [T, d]`, `W: [d, E]`.
+func softmaxRows(_ x: Tensor, _ w: Tensor) -> [[Double]] {
+    let T = x.shape[0], d = x.shape[1], E = w.shape[1]
+    let xs = x.scalars, ws = w.scalars
+    return (0..<T).map { t in
+        let l = (0..<E).map { e in (0..<d).reduce(0.0) { $0 + Double(xs[t * d + $1]) * Double(ws[$1 * E + e]) } }
+        let m = l.max()!
+        let z = l.map { exp($0 - m) }
+        let s = z.reduce(0, +)
+        return z.map { $0 / s }
+    }
+}
+
+/// Trains `layer` on a small fixed regression task (`y* = tanh(x A) B`, `x: [T, d]`) with
+/// Adam, minimising MSE plus the layer's auxiliary loss. Returns the task loss before
+/// training and the mean over the last 10 steps.
+func trainRegression(_ layer: Module & FFNLayer, d: Int, tokens T: Int = 64, steps: Int = 200,
+                     lr: Float = 0.01, seed: UInt64 = 7) -> (first: Float, last: Float) {
+    var rng = RNG(seed: seed)
+    let x = randomTensor([T, d], &rng)
+    let a = randomTensor([d, d], &rng, -2, 2), b = randomTensor([d, d], &rng)
+    let target = Autograd.noGrad { () -> Tensor in
+        let ha = matmul(x, a)
+        let th = Tensor(shape: ha.shape, scalars: ha.scalars.map { tanhf($0) })
+        return matmul(th, b)
+    }
+    let opt = Adam(layer.parameters(), lr: lr)
+    var ctx = RoutingContext(training: true, rng: RNG(seed: seed), sequenceOffsets: [0, T])
+    var first: Float = 0, tail: [Float] = []
+    for step in 0..<steps {
+        opt.zeroGrad()
+        let out = layer.forward(x, layer: 0, context: &ctx)
+        let task = mseLoss(out.y, target)
+        let loss = out.auxLoss.map { task + $0 } ?? task
+        loss.backward()
+        opt.step()
+        if step == 0 { first = task.item }
+        if step >= steps - 10 { tail.append(task.item) }
+    }
+    return (first, tail.reduce(0, +) / Float(tail.count))
+}
+
+/// Runs one forward pass in evaluation mode under a FLOP counter and checks the router and
+/// expert lines of the analytic count (per token, times T) within 1%.
+func checkAnalyticFlops(_ layer: FFNLayer, _ type: FFNFlopsModel.Type, d: Int, hidden: Int,
+                        options: MethodOptions, tokens T: Int = 48, seed: UInt64 = 3,
+                        file: StaticString = #filePath, line: UInt = #line) throws {
+    var rng = RNG(seed: seed)
+    let x = randomTensor([T, d], &rng)
+    let counter = FlopCounter()
+    var ctx = RoutingContext(training: false, rng: RNG(seed: 1), sequenceOffsets: [0, T])
+    let out = Flops.counting(into: counter) { Autograd.noGrad { layer.forward(x, layer: 0, context: &ctx) } }
+    let kept = out.stats.assignedPerUnit.reduce(0, +) - out.stats.dropped
+    let analytic = try type.forwardFlopsPerToken(d: d, hidden: hidden, options: options,
+                                                 meanExperts: Double(kept) / Double(T))
+    let router = Double(counter.forward(.router)), expert = Double(counter.forward(.expert))
+    XCTAssertEqual(router, analytic.router * Double(T), accuracy: 0.01 * router, "router line", file: file, line: line)
+    XCTAssertEqual(expert, analytic.expert * Double(T), accuracy: 0.01 * max(expert, 1), "expert line", file: file, line: line)
+    XCTAssertEqual(Double(counter.forwardTotal), router + expert, "only router and expert FLOPs", file: file, line: line)
+}
