@@ -96,18 +96,18 @@ public enum GLUETask: String, CaseIterable, Codable, Sendable, CustomStringConve
     /// Every split, train first.
     public var splits: [String] { [trainSplit] + devSplits + testSplits }
 
-    /// Approximate published sizes (train, first dev split), for reports.
-    public var publishedSizes: (train: Int, dev: Int) {
+    /// Row counts of the published train and dev files (split -> examples).
+    public var publishedSizes: [String: Int] {
         switch self {
-        case .cola: return (8551, 1043)
-        case .sst2: return (67349, 872)
-        case .mrpc: return (3668, 408)
-        case .stsb: return (5749, 1500)
-        case .qqp: return (363846, 40430)
-        case .mnli: return (392702, 9815)
-        case .qnli: return (104743, 5463)
-        case .rte: return (2490, 277)
-        case .wnli: return (635, 71)
+        case .cola: return ["train": 8551, "dev": 1043]
+        case .sst2: return ["train": 67349, "dev": 872]
+        case .mrpc: return ["train": 3668, "dev": 408]
+        case .stsb: return ["train": 5749, "dev": 1500]
+        case .qqp: return ["train": 363846, "dev": 40430]
+        case .mnli: return ["train": 392702, "dev_matched": 9815, "dev_mismatched": 9832]
+        case .qnli: return ["train": 104743, "dev": 5463]
+        case .rte: return ["train": 2490, "dev": 277]
+        case .wnli: return ["train": 635, "dev": 71]
         }
     }
 
@@ -425,6 +425,54 @@ public enum GLUE {
             if cols[0] == split { levels[index] = level }
         }
         return levels
+    }
+
+    /// Checks the GLUE task folders under `root` against the published row counts (GLUE
+    /// publishes no checksums): each train and dev file must load and hold the published
+    /// number of examples (for QQP, examples plus skipped malformed rows may match instead).
+    /// A proxy root (`PROXY.md`) reports each task folder present as `proxy`. Files that do
+    /// not load are reported as `mismatch` with the reader's error.
+    public static func verify(root: URL) -> [ChecksumResult] {
+        let fm = FileManager.default
+        let glue = DatasetLayout.glue(root)
+        guard fm.fileExists(atPath: glue.path) else {
+            return [ChecksumResult(item: DatasetLayout.glueFolder, path: glue.path, status: .notFound,
+                                   detail: "no glue/ folder. " + downloadHint.replacingOccurrences(of: "<root>", with: root.path))]
+        }
+        let isProxy = DatasetLayout.isProxy(root)
+        var results: [ChecksumResult] = []
+        for task in GLUETask.allCases {
+            let folder = taskFolder(root: root, task: task)
+            let item = "glue/\(task.rawValue)"
+            guard fm.fileExists(atPath: folder.path) else {
+                results.append(ChecksumResult(item: item, path: folder.path, status: .notFound,
+                                              detail: "task folder missing"))
+                continue
+            }
+            if isProxy {
+                results.append(ChecksumResult(item: item, path: folder.path, status: .proxy,
+                                              detail: "synthetic proxy data (PROXY.md at the root), not the published GLUE"))
+                continue
+            }
+            for split in [task.trainSplit] + task.devSplits {
+                let url = file(root: root, task: task, split: split)
+                let expected = task.publishedSizes[split]!
+                do {
+                    let s = try load(root: root, task: task, split: split)
+                    let ok = s.count == expected || (s.skipped > 0 && s.count + s.skipped == expected)
+                    let skipped = s.skipped > 0 ? " (\(s.skipped) malformed rows skipped)" : ""
+                    results.append(ChecksumResult(
+                        item: "\(item)/\(split).tsv", path: url.path, status: ok ? .ok : .mismatch,
+                        detail: ok ? "\(s.count) examples\(skipped) (row count check; GLUE publishes no checksums)"
+                            : "\(s.count) examples\(skipped), expected \(expected)"))
+                } catch {
+                    results.append(ChecksumResult(item: "\(item)/\(split).tsv", path: url.path,
+                                                  status: fm.fileExists(atPath: url.path) ? .mismatch : .notFound,
+                                                  detail: "\(error)"))
+                }
+            }
+        }
+        return results
     }
 
     static func describe(_ layout: GLUEColumns) -> String {

@@ -126,7 +126,7 @@ struct DataInspectCommand: ParsableCommand {
                             splits: Dictionary(uniqueKeysWithValues: splits))
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
@@ -148,7 +148,7 @@ struct DataInspectCommand: ParsableCommand {
 struct DataVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check the published CIFAR-100 and LibriSpeech archives or extracted files (sizes, MD5s, counts).")
+        abstract: "Check published downloads: CIFAR-100 and LibriSpeech (sizes, MD5s, counts), GLUE (row counts).")
 
     @Option(name: .long, help: "Dataset root folder.")
     var root: String
@@ -158,7 +158,7 @@ struct DataVerifyCommand: ParsableCommand {
 
     func run() throws {
         let rootURL = URL(fileURLWithPath: root, isDirectory: true)
-        let results = try Checksums.verify(root: rootURL, md5: !noMd5)
+        let results = try Checksums.verify(root: rootURL, md5: !noMd5) + GLUE.verify(root: rootURL)
         for r in results { print(r) }
         let mismatches = results.filter { $0.status == .mismatch }
         if !mismatches.isEmpty {

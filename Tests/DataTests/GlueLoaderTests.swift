@@ -250,6 +250,30 @@ final class GlueLoaderTests: XCTestCase {
         XCTAssertEqual(GLUETask.stsb.metrics, [.pearson, .spearman])
     }
 
+    func testVerifyComparesPublishedRowCounts() throws {
+        // No glue/ folder at all.
+        let none = GLUE.verify(root: root)
+        XCTAssertEqual(none.map(\.status), [.notFound])
+        XCTAssertTrue(none[0].detail.contains("gluebenchmark.com"), none[0].detail)
+        // A CoLA folder with too few rows, a broken RTE file, the rest missing.
+        try write(.cola, "train", "s\t1\t\tA.\n")
+        try write(.cola, "dev", "s\t0\t*\tB.\n")
+        try write(.rte, "train", "index\tsentence1\tsentence2\tlabel\n0\tonly\n")
+        let results = GLUE.verify(root: root)
+        let cola = results.first { $0.item == "glue/CoLA/train.tsv" }!
+        XCTAssertEqual(cola.status, .mismatch)
+        XCTAssertEqual(cola.detail, "1 examples, expected 8551")
+        let rte = results.first { $0.item == "glue/RTE/train.tsv" }!
+        XCTAssertEqual(rte.status, .mismatch)
+        XCTAssertTrue(rte.detail.contains("line 2"), rte.detail)
+        XCTAssertEqual(results.first { $0.item == "glue/RTE/dev.tsv" }!.status, .notFound)
+        XCTAssertEqual(results.first { $0.item == "glue/MNLI" }!.status, .notFound)
+        // A proxy root is reported as proxy data.
+        try Data("# Synthetic\n".utf8).write(to: DatasetLayout.proxyMarkerFile(root))
+        let proxy = GLUE.verify(root: root)
+        XCTAssertEqual(proxy.first { $0.item == "glue/CoLA" }!.status, .proxy)
+    }
+
     func testDifficultySideFile() throws {
         try write(.rte, "dev", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n")
         XCTAssertNil(try GLUE.loadDifficulty(root: root, task: .rte, split: "dev"))

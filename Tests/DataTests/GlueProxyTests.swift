@@ -129,6 +129,25 @@ final class GlueProxyTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: GLUE.taskFolder(root: root, task: .cola).path))
     }
 
+    func testProxyRootRefusesPublishedDataBeforeWriting() throws {
+        let fm = FileManager.default
+        for (folder, file) in [("glue/QQP", "train.tsv"), ("cifar-100-binary", "train.bin"), ("LibriSpeech/dev-clean", "x.flac")] {
+            let root = try tempRoot()
+            let dir = root.appendingPathComponent(folder)
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+            try Data().write(to: dir.appendingPathComponent(file))
+            XCTAssertThrowsError(try ProxyData.write(root: root, seed: 1, scale: .smoke)) { error in
+                XCTAssertTrue((error as! DataError).file.hasSuffix(folder), "\(error)")
+            }
+            // Nothing written: no PROXY.md marking the published data as synthetic.
+            XCTAssertFalse(fm.fileExists(atPath: DatasetLayout.proxyMarkerFile(root).path), folder)
+            XCTAssertFalse(fm.fileExists(atPath: DatasetLayout.glue(root).appendingPathComponent("CoLA").path), folder)
+            // The same folder marked as proxy data (difficulty.tsv) passes the check.
+            try Data().write(to: dir.appendingPathComponent("difficulty.tsv"))
+            XCTAssertNoThrow(try ProxyData.refusePublishedData(root: root))
+        }
+    }
+
     // MARK: Learnability
 
     /// Hashed sparse features: unigrams and bigrams of each text; for pairs also overlap
