@@ -33,3 +33,19 @@ public enum EngineThreads {
         return String(cString: c)
     }
 }
+
+extension EngineThreads {
+    /// The OpenBLAS kernel family this CPU supports, read from `/proc/cpuinfo` flags:
+    /// "SkylakeX" with AVX-512 (F, BW, DQ, VL), "Haswell" with AVX2 and FMA, else nil.
+    ///
+    /// OpenBLAS 0.3.21's runtime detection does not know newer CPUs (AMD Zen 4, for one)
+    /// and falls back to its generic SSE3 ("Prescott") kernels, several times slower;
+    /// `OPENBLAS_CORETYPE` overrides the detection, but only before the library loads.
+    public static func preferredCoreType(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> String? {
+        guard let cpuinfo, let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(line.split(separator: " ").map(String.init))
+        if ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) { return "SkylakeX" }
+        if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
+        return nil
+    }
+}

@@ -4,6 +4,26 @@ import Tensor
 
 @main
 struct MoEBench: ParsableCommand {
+    /// Selects OpenBLAS's kernels for this CPU before the library initialises: when
+    /// `OPENBLAS_CORETYPE` is unset, sets it from the CPU flags and re-executes the
+    /// program once (`MOEBENCH_NO_CORETYPE=1` keeps OpenBLAS's own detection).
+    static func main() {
+        let env = ProcessInfo.processInfo.environment
+        if env["OPENBLAS_CORETYPE"] == nil, env["MOEBENCH_NO_CORETYPE"] == nil,
+           let core = EngineThreads.preferredCoreType() {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            let argv = CommandLine.unsafeArgv
+            execv("/proc/self/exe", argv)
+            // execv returns only on failure: go on with the default kernels.
+        }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "moebench",
         abstract: "Reproducible benchmark and paper-replication suite for Mixture-of-Experts routing.",

@@ -43,6 +43,8 @@ struct ReplicateCommand: ParsableCommand {
     @Option(help: "Reports folder.") var reports = "reports"
     @Option(help: "Suites folder.") var suites = "Suites"
     @Option(help: "Run only the first N seeds of each tier.") var seeds: Int?
+    @Option(help: "Run only these methods (comma-separated labels).") var methods: String?
+    @Option(help: "Run only these tasks (comma-separated).") var tasks: String?
     @Option(help: "Run shard I of N (0-based): every N-th cell starting at I.") var shard: String?
     @Flag(help: "Rerun cells whose cached result is a failure.") var retryFailed = false
     @Flag(help: "Do not render the reports afterwards.") var noReport = false
@@ -72,7 +74,16 @@ struct ReplicateCommand: ParsableCommand {
                 print("suite \(s.name): no '\(tier)' tier, skipped")
                 continue
             }
-            cells += try expandGrid(suite: s, tierName: tier, seedCount: seeds)
+            var suiteCells = try expandGrid(suite: s, tierName: tier, seedCount: seeds)
+            if let methods {
+                let keep = Set(methods.split(separator: ",").map(String.init))
+                suiteCells = suiteCells.filter { keep.contains($0.config.method.label) }
+            }
+            if let tasks {
+                let keep = Set(tasks.split(separator: ",").map(String.init))
+                suiteCells = suiteCells.filter { keep.contains($0.config.task) }
+            }
+            cells += suiteCells
         }
         print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), threads \(env.threads), commit \(env.gitCommit)")
         let summary = GridRunner(resultsRoot: resultsURL, shard: shardSel, retryFailed: retryFailed)

@@ -73,3 +73,12 @@ final class MatMulTests: XCTestCase {
         assertClose(a * Tensor(shape: [2, 1], scalars: [2, 3]), [2, 4, 9, 12])
     }
 }
+
+final class ThreadsTests: XCTestCase {
+    func testPreferredCoreTypeFromCPUFlags() {
+        XCTAssertEqual(EngineThreads.preferredCoreType(cpuinfo: "model name\t: x\nflags\t\t: fpu sse avx2 fma avx512f avx512bw avx512dq avx512vl\n"), "SkylakeX")
+        XCTAssertEqual(EngineThreads.preferredCoreType(cpuinfo: "flags\t\t: fpu sse avx2 fma avx512f\n"), "Haswell")
+        XCTAssertNil(EngineThreads.preferredCoreType(cpuinfo: "flags\t\t: fpu sse sse2\n"))
+        XCTAssertNil(EngineThreads.preferredCoreType(cpuinfo: ""))
+    }
+}
