@@ -16,9 +16,22 @@ public final class TensorStorage {
         precondition(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
         base = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
         if zeroed { base.initialize(repeating: 0, count: max(count, 1)) }
+        TensorStorage.liveBytes += bytes
+        if TensorStorage.liveBytes > TensorStorage.peakBytes { TensorStorage.peakBytes = TensorStorage.liveBytes }
     }
 
-    deinit { free(base) }
+    deinit {
+        TensorStorage.liveBytes -= max(count, 1) * MemoryLayout<Float>.stride
+        free(base)
+    }
+
+    /// Bytes held by all live storages (tensors and gradients), and the most held at once
+    /// since the last `resetPeak()`. The engine is single-threaded, as the tape is.
+    nonisolated(unsafe) public private(set) static var liveBytes = 0
+    nonisolated(unsafe) public private(set) static var peakBytes = 0
+
+    /// Starts a new peak measurement from the bytes live now.
+    public static func resetPeak() { peakBytes = liveBytes }
 
     public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: base, count: count)

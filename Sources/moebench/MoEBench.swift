@@ -16,6 +16,8 @@ struct MoEBench: ParsableCommand {
             execv("/proc/self/exe", argv)
             // execv returns only on failure: go on with the default kernels.
         }
+        // Progress lines reach a log file or a pipe as they are printed.
+        setvbuf(stdout, nil, _IOLBF, 0)
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -28,7 +30,7 @@ struct MoEBench: ParsableCommand {
         commandName: "moebench",
         abstract: "Reproducible benchmark and paper-replication suite for Mixture-of-Experts routing.",
         subcommands: [EnvCommand.self, DataCommand.self, ReplicateCommand.self, ReportCommand.self, MergeCommand.self,
-                      RegressCommand.self, FlopsCommand.self, EncodeCommand.self]
+                      RegressCommand.self, FlopsCommand.self, EncodeCommand.self, BenchCommand.self]
     )
 }
 
