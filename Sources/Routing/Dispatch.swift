@@ -65,48 +65,6 @@ public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weigh
     Flops.withCategory(.expert) { dispatchKernel(x, plan, gates, weights) }
 }
 
-/// `erf(x)` in float32 by a rational approximation on `[-4, 4]` (`x·P(x²)/Q(x²)`, the
-/// coefficients of Eigen's and XLA's float erf; `|erf(x)| = 1` to float precision beyond).
-/// Largest absolute error about `4e-7` against float64 `erf`. Branch-free, so loops over
-/// it vectorise.
-@inline(__always) public func erfApprox(_ a: Float) -> Float {
-    let x = min(max(a, -4), 4)
-    let x2 = x * x
-    var p: Float = -2.72614225801306e-10
-    p = p * x2 + 2.77068142495902e-08
-    p = p * x2 - 2.10102402082508e-06
-    p = p * x2 - 5.69250639462346e-05
-    p = p * x2 - 7.34990630326855e-04
-    p = p * x2 - 2.95459980854025e-03
-    p = p * x2 - 1.60960333262415e-02
-    var q: Float = -1.45660718464996e-05
-    q = q * x2 - 2.13374055278905e-04
-    q = q * x2 - 1.68282697438203e-03
-    q = q * x2 - 7.37332916720468e-03
-    q = q * x2 - 1.42647390514189e-02
-    return x * p / q
-}
-
-/// `exp(x)` in float32 (Cephes `expf`: `x = n·ln2 + r`, a degree-6 polynomial in `r`, then
-/// `2^n` through the exponent bits), for `x <= 0`; relative error about `2e-7`. Arguments
-/// below `-87` give `exp(-87)`. Branch-free.
-@inline(__always) public func expNonPositive(_ a: Float) -> Float {
-    let x0 = max(min(a, 0), -87)
-    // Round to nearest by the 1.5·2^23 trick (no libm call, so loops vectorise).
-    let n = (x0 * 1.44269504088896341 + 12582912) - 12582912
-    var x = x0 - n * 0.693359375
-    x = x + n * 2.12194440e-4
-    let z = x * x
-    var y: Float = 1.9875691500e-4
-    y = y * x + 1.3981999507e-3
-    y = y * x + 8.3334519073e-3
-    y = y * x + 4.1665795894e-2
-    y = y * x + 1.6666665459e-1
-    y = y * x + 5.0000001201e-1
-    y = y * z + x + 1
-    return y * Float(bitPattern: UInt32(truncatingIfNeeded: Int32(n) + 127) << 23)
-}
-
 /// GELU, erf form: `act[i] = z·Φ(z)`, `Φ(z) = (1 + erf(z/√2)) / 2`, over `n` values.
 @inline(__always) public func geluForward(_ z: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n { let v = z[i]; act[i] = 0.5 * v * (1 + erfApprox(v * 0.70710678118654752)) }

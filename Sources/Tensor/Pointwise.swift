@@ -26,11 +26,22 @@ extension Tensor {
     ///     y = x · Φ(x),   Φ(x) = ½·(1 + erf(x/√2))
     ///     dy/dx = Φ(x) + x·φ(x),   φ(x) = e^(−x²/2) / √(2π)
     ///
-    /// `Φ` is evaluated as `½·erfc(−x/√2)`, which is the same function but keeps full
-    /// relative precision in the negative tail where `1 + erf(·)` would cancel.
+    /// `Φ` is evaluated as `½·erfc(−x/√2)` (`normalCDF`), which is the same function but
+    /// keeps full relative precision in the negative tail where `1 + erf(·)` would cancel.
+    /// Both loops are branch-free and vectorise.
     public func gelu() -> Tensor {
-        unaryOp(self, { x in x * standardNormalCDF(x) },
-                derivative: { x, _ in standardNormalCDF(x) + x * standardNormalPDF(x) })
+        let out = Tensor(uninitialized: shape)
+        let px = data, po = out.data, n = count
+        for i in 0..<n { let v = px[i]; po[i] = v * normalCDF(v) }
+        Flops.add(n)
+        if Autograd.needsGrad(self) {
+            Autograd.record(out) {
+                let g = out.gradStorage!.base, gx = self.gradPointer()
+                for i in 0..<n { let v = px[i]; gx[i] += g[i] * (normalCDF(v) + v * normalPDF(v)) }
+                Flops.add(2 * n)
+            }
+        }
+        return out
     }
 
     /// `y = max(x, 0)`; `dy/dx = 1` for `x > 0`, else 0 (0 at the kink, as PyTorch).
@@ -61,14 +72,6 @@ extension Tensor {
         unaryOp(self, { $0.squareRoot() }, derivative: { _, y in 0.5 / y })
     }
 }
-
-/// `Φ(x) = ½·(1 + erf(x/√2)) = ½·erfc(−x/√2)`, the standard normal CDF.
-@inline(__always)
-func standardNormalCDF(_ x: Float) -> Float { 0.5 * erfcf(-x * 0.707_106_781_186_547_52) }
-
-/// `φ(x) = e^(−x²/2) / √(2π)`, the standard normal density.
-@inline(__always)
-func standardNormalPDF(_ x: Float) -> Float { 0.398_942_280_401_432_7 * Foundation.exp(-0.5 * x * x) }
 
 /// `1 / (1 + e^(−x))` without overflow for either sign of `x`.
 @inline(__always)

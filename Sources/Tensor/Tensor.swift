@@ -10,28 +10,63 @@ public final class TensorStorage {
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative storage size")
         self.count = count
-        var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let status = posix_memalign(&raw, 64, bytes)
-        precondition(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
-        base = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
+        base = TensorStorage.allocate(bytes)
         if zeroed { base.initialize(repeating: 0, count: max(count, 1)) }
-        TensorStorage.liveBytes += bytes
-        if TensorStorage.liveBytes > TensorStorage.peakBytes { TensorStorage.peakBytes = TensorStorage.liveBytes }
     }
 
-    deinit {
-        TensorStorage.liveBytes -= max(count, 1) * MemoryLayout<Float>.stride
-        free(base)
-    }
+    deinit { TensorStorage.release(base, bytes: max(count, 1) * MemoryLayout<Float>.stride) }
+
+    // MARK: Allocation
 
     /// Bytes held by all live storages (tensors and gradients), and the most held at once
-    /// since the last `resetPeak()`. The engine is single-threaded, as the tape is.
-    nonisolated(unsafe) public private(set) static var liveBytes = 0
-    nonisolated(unsafe) public private(set) static var peakBytes = 0
+    /// since the last `resetPeak()`.
+    public static var liveBytes: Int { lock.lock(); defer { lock.unlock() }; return live }
+    public static var peakBytes: Int { lock.lock(); defer { lock.unlock() }; return peak }
 
     /// Starts a new peak measurement from the bytes live now.
-    public static func resetPeak() { peakBytes = liveBytes }
+    public static func resetPeak() { lock.lock(); peak = live; lock.unlock() }
+
+    /// Freed blocks of at least `cacheMinimumBytes` are kept by exact size (up to
+    /// `cacheLimitBytes` in all) and handed to the next allocation of that size: a training
+    /// step allocates the same large shapes every iteration, and reusing them avoids the
+    /// page faults and kernel zeroing of fresh `mmap`ed memory.
+    static let cacheMinimumBytes = 256 << 10
+    static let cacheLimitBytes = 1 << 30
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var live = 0
+    nonisolated(unsafe) private static var peak = 0
+    nonisolated(unsafe) private static var cache: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    nonisolated(unsafe) private static var cachedBytes = 0
+
+    private static func allocate(_ bytes: Int) -> UnsafeMutablePointer<Float> {
+        lock.lock()
+        live += bytes
+        if live > peak { peak = live }
+        if bytes >= cacheMinimumBytes, let p = cache[bytes]?.popLast() {
+            cachedBytes -= bytes
+            lock.unlock()
+            return p
+        }
+        lock.unlock()
+        var raw: UnsafeMutableRawPointer?
+        let status = posix_memalign(&raw, 64, bytes)
+        precondition(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
+        return raw!.bindMemory(to: Float.self, capacity: bytes / MemoryLayout<Float>.stride)
+    }
+
+    private static func release(_ p: UnsafeMutablePointer<Float>, bytes: Int) {
+        lock.lock()
+        live -= bytes
+        if bytes >= cacheMinimumBytes, cachedBytes + bytes <= cacheLimitBytes {
+            cache[bytes, default: []].append(p)
+            cachedBytes += bytes
+            lock.unlock()
+            return
+        }
+        lock.unlock()
+        free(p)
+    }
 
     public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: base, count: count)

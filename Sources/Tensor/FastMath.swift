@@ -1,0 +1,70 @@
+/// Branch-free float32 approximations of `exp`, `erf` and the standard normal CDF, for
+/// kernels whose loops must vectorise (libm's scalar calls do not).
+
+/// `erf(x)` in float32 by a rational approximation on `[-4, 4]` (`x·P(x²)/Q(x²)`, the
+/// coefficients of Eigen's and XLA's float erf; `|erf(x)| = 1` to float precision beyond).
+/// Largest absolute error about `4e-7` against float64 `erf`. Branch-free, so loops over
+/// it vectorise.
+@inline(__always) public func erfApprox(_ a: Float) -> Float {
+    let x = min(max(a, -4), 4)
+    let x2 = x * x
+    var p: Float = -2.72614225801306e-10
+    p = p * x2 + 2.77068142495902e-08
+    p = p * x2 - 2.10102402082508e-06
+    p = p * x2 - 5.69250639462346e-05
+    p = p * x2 - 7.34990630326855e-04
+    p = p * x2 - 2.95459980854025e-03
+    p = p * x2 - 1.60960333262415e-02
+    var q: Float = -1.45660718464996e-05
+    q = q * x2 - 2.13374055278905e-04
+    q = q * x2 - 1.68282697438203e-03
+    q = q * x2 - 7.37332916720468e-03
+    q = q * x2 - 1.42647390514189e-02
+    return x * p / q
+}
+
+/// `exp(x)` in float32 (Cephes `expf`: `x = n·ln2 + r`, a degree-6 polynomial in `r`, then
+/// `2^n` through the exponent bits), for `x <= 0`; relative error about `2e-7`. Arguments
+/// below `-87` give `exp(-87)`. Branch-free.
+@inline(__always) public func expNonPositive(_ a: Float) -> Float {
+    let x0 = max(min(a, 0), -87)
+    // Round to nearest by the 1.5·2^23 trick (no libm call, so loops vectorise).
+    let n = (x0 * 1.44269504088896341 + 12582912) - 12582912
+    var x = x0 - n * 0.693359375
+    x = x + n * 2.12194440e-4
+    let z = x * x
+    var y: Float = 1.9875691500e-4
+    y = y * x + 1.3981999507e-3
+    y = y * x + 8.3334519073e-3
+    y = y * x + 4.1665795894e-2
+    y = y * x + 1.6666665459e-1
+    y = y * x + 5.0000001201e-1
+    y = y * z + x + 1
+    return y * Float(bitPattern: UInt32(truncatingIfNeeded: Int32(n) + 127) << 23)
+}
+
+/// `Φ(x) = ½·erfc(−x/√2)`, the standard normal CDF, branch-free. `erfc(a)` for `a >= 0` is
+/// the Chebyshev fit `t·exp(−a² − 1.26551223 + t·P(t))`, `t = 1/(1 + a/2)` (Numerical
+/// Recipes' `erfcc`, fractional error below `1.2e-7`), so the negative tail keeps its
+/// relative precision (no cancellation in `1 + erf`). Largest relative error against
+/// float64 about `2e-6` (from rounding `a²` in float32 for large `|x|`).
+@inline(__always) public func normalCDF(_ x: Float) -> Float {
+    let a = abs(x) * 0.707_106_781_186_547_52
+    let t = 1 / (1 + 0.5 * a)
+    var p: Float = 0.17087277
+    p = p * t - 0.82215223
+    p = p * t + 1.48851587
+    p = p * t - 1.13520398
+    p = p * t + 0.27886807
+    p = p * t - 0.18628806
+    p = p * t + 0.09678418
+    p = p * t + 0.37409196
+    p = p * t + 1.00002368
+    let half = 0.5 * t * expNonPositive(-a * a - 1.26551223 + t * p)   // ½·erfc(a)
+    return x >= 0 ? 1 - half : half
+}
+
+/// `φ(x) = e^(−x²/2) / √(2π)`, the standard normal density, branch-free.
+@inline(__always) public func normalPDF(_ x: Float) -> Float {
+    0.398_942_280_401_432_7 * expNonPositive(-0.5 * x * x)
+}
