@@ -4,7 +4,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
-.PHONY: deps build release test replicate nightly nightly-baseline bench clean pretrained
+.PHONY: deps build release test replicate nightly nightly-baseline bench bench-peer clean pretrained
+
+# Release builds vectorise the elementwise kernels for AVX2 + FMA when this CPU has them
+# (override with MOEBENCH_TARGET_CPU=<llvm cpu name>, or MOEBENCH_TARGET_CPU= for generic x86-64).
+MOEBENCH_TARGET_CPU ?= $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | grep -qw avx2 && grep -m1 '^flags' /proc/cpuinfo | grep -qw fma && echo haswell)
+export MOEBENCH_TARGET_CPU
 
 # Idempotent: installs only when a package is missing.
 deps:
@@ -73,6 +78,21 @@ nightly-baseline: release
 	rm -rf results/smoke
 	$(MOEBENCH) replicate --suite all --tier smoke --threads $(THREADS) --no-report
 	$(MOEBENCH) regress --update --baseline results/baselines/nightly.json --tier smoke
+
+# The engine's benchmarks (release build): raw sgemm, matmul, MoE layers, training steps.
+BENCH_OUT ?= .build/bench.jsonl
+bench: release
+	$(MOEBENCH) bench --threads $(THREADS)
+
+# The same benchmarks beside the project's PyTorch eager peers (Benchmarks/peer), in one
+# run on this machine, with the side-by-side ratios.
+bench-peer: release
+	@python3 -c "import torch" 2>/dev/null || { echo "bench-peer needs PyTorch: pip install torch (CPU wheels, about 5 GB)"; exit 1; }
+	$(MOEBENCH) bench --threads $(THREADS) --json > $(BENCH_OUT)
+	python3 Benchmarks/peer/moe_layer_torch.py --threads $(THREADS) > .build/peer-moe.jsonl
+	python3 Benchmarks/peer/train_step_torch.py --threads $(THREADS) > .build/peer-step.jsonl
+	cat .build/peer-moe.jsonl .build/peer-step.jsonl > .build/peer.jsonl
+	python3 Benchmarks/compare.py $(BENCH_OUT) .build/peer.jsonl
 
 clean:
 	rm -rf .build

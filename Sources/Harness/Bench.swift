@@ -28,6 +28,8 @@ public enum Bench {
         public var tokens_per_s: Double?
         /// Expert GEMM GFLOP/s (`3·2·T·2·d·h·k` per forward + backward) ÷ sgemm GFLOP/s.
         public var moe_vs_sgemm: Double?
+        /// Raw sgemm 1024³ GFLOP/s measured interleaved with this benchmark.
+        public var sgemm_gflops: Double?
         /// Dense FFN of equal active FLOPs (hidden `h·k`), forward + backward.
         public var dense_ms: Double?
         /// MoE layer time ÷ dense layer time.
@@ -73,45 +75,58 @@ public enum Bench {
         return n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2
     }
 
+    /// Median seconds of each body, run in rounds of one call each after `warmup` rounds.
+    public static func interleavedMedians(warmup: Int, iterations: Int, _ bodies: [() -> Void]) -> [Double] {
+        for _ in 0..<warmup { for f in bodies { f() } }
+        var times = [[Double]](repeating: [], count: bodies.count)
+        for _ in 0..<iterations {
+            for (i, f) in bodies.enumerated() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                f()
+                times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+        }
+        return times.map { t in
+            let s = t.sorted(), n = s.count
+            return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        }
+    }
+
+    @inline(never) static func rawSgemm(_ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                    a, Int32(n), b, Int32(n), 0, c, Int32(n))
+    }
+
     static func randomTensor(_ shape: [Int], rng: inout RNG, scale: Float = 1, requiresGrad: Bool = false) -> Tensor {
         let t = Tensor.uniform(shape, -scale, scale, rng: &rng)
         t.requiresGrad = requiresGrad
         return t
     }
 
-    /// Raw `cblas_sgemm` of `n×n` by `n×n` (the local limit).
-    public static func sgemm(n: Int = 1024, iterations: Int = 20) -> Record {
+    /// Raw `cblas_sgemm` of `n×n` by `n×n` (the local limit) and the engine's `matmul`
+    /// through the tensor API (output allocated per call, no gradient), interleaved.
+    public static func matmul(n: Int = 1024, iterations: Int = 30) -> (sgemm: Record, matmul: Record) {
         var rng = RNG(seed: 1)
         let a = randomTensor([n, n], rng: &rng), b = randomTensor([n, n], rng: &rng)
         let c = Tensor(zeros: [n, n])
-        let s = median(warmup: 3, iterations: iterations) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
-                        a.data, Int32(n), b.data, Int32(n), 0, c.data, Int32(n))
-        }
-        var r = Record(name: "sgemm_\(n)", ms: s * 1e3, iterations: iterations)
-        r.gflops = 2 * pow(Double(n), 3) / s / 1e9
-        return r
-    }
-
-    /// The engine's `matmul` through the tensor API (output allocated per call, no gradient).
-    public static func engineMatmul(n: Int = 1024, iterations: Int = 20, sgemm raw: Record) -> Record {
-        var rng = RNG(seed: 2)
-        let a = randomTensor([n, n], rng: &rng), b = randomTensor([n, n], rng: &rng)
-        let s = median(warmup: 3, iterations: iterations) {
-            _ = Autograd.noGrad { matmul(a, b) }
-        }
-        var r = Record(name: "matmul_\(n)", ms: s * 1e3, iterations: iterations)
-        r.gflops = 2 * pow(Double(n), 3) / s / 1e9
-        r.matmul_vs_sgemm = r.gflops! / raw.gflops!
-        return r
+        let t = interleavedMedians(warmup: 3, iterations: iterations, [
+            { rawSgemm(n, a.data, b.data, c.data) },
+            { _ = Autograd.noGrad { Tensor_matmul(a, b) } },
+        ])
+        let flops = 2 * pow(Double(n), 3)
+        var raw = Record(name: "sgemm_\(n)", ms: t[0] * 1e3, iterations: iterations)
+        raw.gflops = flops / t[0] / 1e9
+        var mm = Record(name: "matmul_\(n)", ms: t[1] * 1e3, iterations: iterations)
+        mm.gflops = flops / t[1] / 1e9
+        mm.matmul_vs_sgemm = mm.gflops! / raw.gflops!
+        return (raw, mm)
     }
 
     /// One MoE layer forward + backward of `sum(y)` (gradients to the input, the router
     /// and every expert weight), dropless as the peer script's layer: top-2 (GShard,
     /// renormalised gates) for `k = 2`, Switch top-1 for `k = 1`; and the dense FFN of
     /// hidden width `h·k`, measured alternately in the same run.
-    public static func moeLayer(T: Int, d: Int, h: Int, E: Int, k: Int, iterations: Int,
-                                sgemm raw: Record) throws -> Record {
+    public static func moeLayer(T: Int, d: Int, h: Int, E: Int, k: Int, iterations: Int) throws -> Record {
         precondition(k == 1 || k == 2, "the bench has top-1 and top-2 layers")
         var rng = RNG(seed: 3)
         let method = k == 1 ? "switch" : "top2"
@@ -127,16 +142,30 @@ public enum Bench {
             x.zeroGrad()
             layer.zeroGrad()
         }
-        let tMoE = median(warmup: 2, iterations: iterations) { run(moe) }
-        let tDense = median(warmup: 2, iterations: iterations) { run(dense) }
+        // MoE layer, dense layer and raw sgemm interleaved, one call of each per round, so
+        // that a change in the machine's load affects all three alike.
+        let n = 1024
+        var grng = RNG(seed: 5)
+        let a = randomTensor([n, n], rng: &grng), b = randomTensor([n, n], rng: &grng), c = Tensor(zeros: [n, n])
+        let times = interleavedMedians(warmup: 2, iterations: iterations, [
+            { run(moe) },
+            { run(dense) },
+            { rawSgemm(n, a.data, b.data, c.data) },
+        ])
+        let (tMoE, tDense, tGemm) = (times[0], times[1], times[2])
+        let sgemmGflops = 2 * pow(Double(n), 3) / tGemm / 1e9
         let expertFlops = 3.0 * 2 * Double(T) * Double(2 * d * h * k)
         var r = Record(name: "moe_T\(T)_d\(d)_h\(h)_E\(E)_k\(k)", ms: tMoE * 1e3, iterations: iterations)
         (r.T, r.d, r.h, r.E, r.k) = (T, d, h, E, k)
         r.tokens_per_s = Double(T) / tMoE
         r.gflops = expertFlops / tMoE / 1e9
-        r.moe_vs_sgemm = r.gflops! / raw.gflops!
+        r.moe_vs_sgemm = r.gflops! / sgemmGflops
+        r.sgemm_gflops = sgemmGflops
         r.dense_ms = tDense * 1e3
         r.dispatch_overhead = tMoE / tDense
         return r
     }
 }
+
+/// The engine's matrix product as users call it.
+@inline(never) func Tensor_matmul(_ a: Tensor, _ b: Tensor) -> Tensor { matmul(a, b) }

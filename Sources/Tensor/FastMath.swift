@@ -5,7 +5,7 @@
 /// coefficients of Eigen's and XLA's float erf; `|erf(x)| = 1` to float precision beyond).
 /// Largest absolute error about `4e-7` against float64 `erf`. Branch-free, so loops over
 /// it vectorise.
-@inline(__always) public func erfApprox(_ a: Float) -> Float {
+@inlinable @inline(__always) public func erfApprox(_ a: Float) -> Float {
     let x = min(max(a, -4), 4)
     let x2 = x * x
     var p: Float = -2.72614225801306e-10
@@ -26,7 +26,7 @@
 /// `exp(x)` in float32 (Cephes `expf`: `x = n·ln2 + r`, a degree-6 polynomial in `r`, then
 /// `2^n` through the exponent bits), for `x <= 0`; relative error about `2e-7`. Arguments
 /// below `-87` give `exp(-87)`. Branch-free.
-@inline(__always) public func expNonPositive(_ a: Float) -> Float {
+@inlinable @inline(__always) public func expNonPositive(_ a: Float) -> Float {
     let x0 = max(min(a, 0), -87)
     // Round to nearest by the 1.5·2^23 trick (no libm call, so loops vectorise).
     let n = (x0 * 1.44269504088896341 + 12582912) - 12582912
@@ -48,7 +48,7 @@
 /// Recipes' `erfcc`, fractional error below `1.2e-7`), so the negative tail keeps its
 /// relative precision (no cancellation in `1 + erf`). Largest relative error against
 /// float64 about `2e-6` (from rounding `a²` in float32 for large `|x|`).
-@inline(__always) public func normalCDF(_ x: Float) -> Float {
+@inlinable @inline(__always) public func normalCDF(_ x: Float) -> Float {
     let a = abs(x) * 0.707_106_781_186_547_52
     let t = 1 / (1 + 0.5 * a)
     var p: Float = 0.17087277
@@ -65,6 +65,6 @@
 }
 
 /// `φ(x) = e^(−x²/2) / √(2π)`, the standard normal density, branch-free.
-@inline(__always) public func normalPDF(_ x: Float) -> Float {
+@inlinable @inline(__always) public func normalPDF(_ x: Float) -> Float {
     0.398_942_280_401_432_7 * expNonPositive(-0.5 * x * x)
 }

@@ -37,14 +37,14 @@ struct BenchCommand: ParsableCommand {
         if !json {
             print("moebench bench: threads \(EngineThreads.current), OpenBLAS \(EngineThreads.blasConfig), core \(EngineThreads.blasCore)")
         }
-        let raw = Bench.sgemm()
+        let (raw, mm) = Bench.matmul()
         emit(raw)
-        emit(Bench.engineMatmul(sgemm: raw))
+        emit(mm)
         for c in Bench.moeConfigs {
             let name = "moe_T\(c.T)_d\(c.d)_h\(c.h)_E\(c.E)_k\(c.k)"
             guard wanted(name) else { continue }
             emit(try Bench.moeLayer(T: c.T, d: c.d, h: c.h, E: c.E, k: c.k,
-                                    iterations: c.T * c.h > 4096 * 1024 ? max(3, iterations / 2) : iterations, sgemm: raw))
+                                    iterations: c.T * c.h > 4096 * 1024 ? max(3, iterations / 2) : iterations))
         }
         let suiteList = try loadSuites(suites, name: "all")
         let env = RunEnvironment.capture()
