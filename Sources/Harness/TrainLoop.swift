@@ -135,6 +135,7 @@ public struct TrainLoop {
             progress(TrainingProgress(step: s + 1, totalSteps: total, loss: lastLoss,
                                       examplesPerSecond: Double(examples) / max(Date().timeIntervalSince(t0), 1e-9)))
             if let url = checkpointURL, spec.checkpointEvery > 0, (s + 1) % spec.checkpointEvery == 0, s + 1 < total {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try TrainingCheckpoint.save(to: url, model: model, optimizer: optimizer,
                                             metadata: TrainingMetadata(step: s + 1, rngs: ["epoch": epochRNG, "train": trainRNG],
                                                                        configHash: configHash,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Data
 import Harness
 import Routing
 import Tensor
@@ -52,7 +53,13 @@ struct BenchCommand: ParsableCommand {
                               resultsRoot: URL(fileURLWithPath: ".build/bench-scratch"), environment: env,
                               log: { if !json { print($0) } })
         for s in suiteList where s.tiers[tier] != nil {
-            let cells = try expandGrid(suite: s, tierName: tier, seedCount: 1)
+            // A tier that reads the real datasets is timed on the proxy data of the same
+            // format (the step's cost depends on the model and batch shapes, not the labels).
+            let cells = try expandGrid(suite: s, tierName: tier, seedCount: 1).map { c -> Cell in
+                var c = c
+                if c.config.data == "real" { c.config.data = ProxyScale.proxy.rawValue }
+                return c
+            }
             // The first task of the tier, every method.
             guard let firstTask = cells.first?.config.task else { continue }
             for cell in cells where cell.config.task == firstTask {
