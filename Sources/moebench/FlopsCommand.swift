@@ -18,8 +18,11 @@ struct FlopsCommand: ParsableCommand {
             --method (repeatable, default: every registered method) with the size options.
             """)
 
-    @Option(name: .long, help: "A suite file: measure its methods on its model.")
+    @Option(name: .long, help: "A suite name (a file of --suites) or a suite file: measure its methods on its model.")
     var suite: String?
+
+    @Option(name: .long, help: "Suites folder, where --suite NAME is looked up.")
+    var suites = "Suites"
 
     @Option(name: .long, help: "The suite tier whose model and methods are used.")
     var tier: String = "smoke"
@@ -68,7 +71,9 @@ struct FlopsCommand: ParsableCommand {
         var entries: [(label: String, method: String, options: [String: OptionValue])] = []
         var config: ModelConfig
         if let suite {
-            let s = try Suite.load(file: suite, knownTasks: TaskCatalog.namesByModality,
+            // A bare name is a suite of the suites folder; anything else is a file path.
+            let file = suite.contains("/") || suite.hasSuffix(".yaml") ? suite : (suites as NSString).appendingPathComponent("\(suite).yaml")
+            let s = try Suite.load(file: file, knownTasks: TaskCatalog.namesByModality,
                                    knownMethods: MethodRegistry.knownOptions)
             let t = try s.tier(tier)
             let kind = FrontEndKind(rawValue: s.modality.rawValue)!
