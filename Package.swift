@@ -39,9 +39,9 @@ let package = Package(
         // Dataset formats, proxy generators, tokenizer, features, metrics.
         .target(name: "Data", dependencies: ["Tensor", "CFLAC"], swiftSettings: kernelSettings),
         // The offline pretrained encoder: safetensors, BERT, LoRA.
-        .target(name: "Pretrained", dependencies: ["NN", "Tensor", "Data"], swiftSettings: kernelSettings),
+        .target(name: "Pretrained", dependencies: ["NN", "Tensor", "Data", "Routing"], swiftSettings: kernelSettings),
         // Suites, the run grid, cache/resume, sharding, results, regression.
-        .target(name: "Harness", dependencies: ["Routing", "Data", "NN", "Tensor",
+        .target(name: "Harness", dependencies: ["Routing", "Data", "NN", "Tensor", "Pretrained",
                                                 .product(name: "Yams", package: "Yams")]),
         // Markdown tables, claims, PNG plots.
         .target(name: "Report", dependencies: ["Harness", "CPNG"]),
@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "PretrainedTests", dependencies: ["Pretrained", "NN", "Tensor", "Data", "TestSupport"],
+        .testTarget(name: "PretrainedTests", dependencies: ["Pretrained", "NN", "Tensor", "Data", "Routing", "Harness", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Report", "Routing", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"],

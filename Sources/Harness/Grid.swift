@@ -17,9 +17,12 @@ public struct CellConfig: Codable, Equatable, Sendable {
     public var seed: Int
     public var model: ModelSpec
     public var training: TrainingSpec
+    /// The pretrained tier's model folder and recipe; nil (and absent from the canonical
+    /// JSON, so the hashes of the other tiers are unchanged) elsewhere.
+    public var pretrained: PretrainedSpec?
 
     public init(suite: String, modality: Modality, tier: String, data: String, task: String, method: MethodEntry,
-                seed: Int, model: ModelSpec, training: TrainingSpec) {
+                seed: Int, model: ModelSpec, training: TrainingSpec, pretrained: PretrainedSpec? = nil) {
         self.suite = suite
         self.modality = modality
         self.tier = tier
@@ -29,6 +32,7 @@ public struct CellConfig: Codable, Equatable, Sendable {
         self.seed = seed
         self.model = model
         self.training = training
+        self.pretrained = pretrained
     }
 
     /// Canonical JSON (sorted keys) of the configuration.
@@ -111,7 +115,7 @@ public func expandGrid(suite: Suite, tierName: String, seedCount: Int? = nil) th
             for seed in seeds {
                 let cfg = CellConfig(suite: suite.name, modality: suite.modality, tier: tierName, data: tier.data,
                                      task: task, method: entry, seed: seed, model: tier.model,
-                                     training: tier.taskTraining[task] ?? tier.training)
+                                     training: tier.taskTraining[task] ?? tier.training, pretrained: tier.pretrained)
                 cells.append(Cell(config: cfg))
             }
         }

@@ -139,6 +139,8 @@ public struct TierSpec: Codable, Equatable, Sendable {
     public var tasks: [String]
     public var methods: [String]
     public var seeds: [Int]
+    /// The pretrained tier: the model folder and the fine-tuning recipe (nil elsewhere).
+    public var pretrained: PretrainedSpec? = nil
 }
 
 /// A validated suite file.
@@ -224,7 +226,8 @@ public struct Suite: Equatable, Sendable {
 
         var tiers: [String: TierSpec] = [:]
         for (tierName, t) in try require("tiers").mapping(allowed: tierNames) {
-            let fields = try t.mapping(allowed: ["data", "model", "training", "task_training", "tasks", "methods", "seeds"])
+            let fields = try t.mapping(allowed: ["data", "model", "training", "task_training", "tasks", "methods", "seeds"]
+                                          + PretrainedSpec.tierKeys)
             func f(_ k: String) -> YAMLReader? { fields.first { $0.0 == k }?.1 }
             let dataReader = f("data")
             let data = try dataReader?.string() ?? (tierName == "full" ? "real" : tierName == "smoke" ? "smoke" : "proxy")
@@ -238,17 +241,27 @@ public struct Suite: Equatable, Sendable {
             if let tt = f("task_training") {
                 for (task, spec) in try tt.mapping(allowed: tasks) { taskTraining[task] = try training.overridden(by: spec) }
             }
+            let pretrained = try PretrainedSpec.parse(tier: tierName, tierReader: t, fields: fields, modality: modality)
             var tierMethods = methods.map(\.label)
+            if pretrained != nil {
+                // Methods that do not run on the pretrained encoder are not part of its tier.
+                tierMethods = methods.filter { PretrainedSpec.runs($0) }.map(\.label)
+            }
             if let mr = f("methods") {
                 let ms = try mr.stringList()
                 for m in ms where !tierMethods.contains(m) {
+                    if pretrained != nil, methods.contains(where: { $0.label == m }) {
+                        throw mr.error("method '\(m)' does not run on the pretrained encoder; the pretrained tier can run: \(tierMethods.joined(separator: ", "))")
+                    }
                     throw mr.error("unknown method '\(m)'; this suite lists: \(tierMethods.joined(separator: ", "))")
                 }
                 tierMethods = ms
             }
+            if tierMethods.isEmpty { throw t.error("no method of this suite runs in tier '\(tierName)'") }
             let seeds = try f("seeds").map { try seedList($0) } ?? baseSeeds
             tiers[tierName] = TierSpec(name: tierName, data: data, model: tierModel, training: training,
-                                       taskTraining: taskTraining, tasks: tierTasks, methods: tierMethods, seeds: seeds)
+                                       taskTraining: taskTraining, tasks: tierTasks, methods: tierMethods, seeds: seeds,
+                                       pretrained: pretrained)
         }
         return Suite(name: name, file: file, modality: modality, tasks: tasks, methods: methods, tiers: tiers)
     }

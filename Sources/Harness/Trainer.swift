@@ -99,6 +99,7 @@ public final class Trainer: CellRunner {
 
     public func run(_ cell: Cell, progress: (TrainingProgress) -> Void) throws -> CellResult {
         let cfg = cell.config
+        if cfg.pretrained != nil { return try PretrainedTrainer(trainer: self).run(cell, progress: progress) }
         let start = Date()
         let src = try source(cfg)
         let task = try prepare(cfg, source: src)
@@ -255,7 +256,9 @@ final class TextTask: PreparedTask {
     let evals: [(name: String, enc: [WordPieceEncoding], labels: [Int], scores: [Float], levels: [Int]?)]
     let vocabSize: Int
 
-    init(root: URL, task: GLUETask, model: ModelSpec, training: TrainingSpec, vocabURL: URL) throws {
+    /// With `tokenizer` (a pretrained model's own vocabulary) no vocabulary is built.
+    init(root: URL, task: GLUETask, model: ModelSpec, training: TrainingSpec, vocabURL: URL,
+         tokenizer pretrainedTokenizer: WordPieceTokenizer? = nil) throws {
         self.task = task
         maxLength = model.maxLength
         let trainSplit = try GLUE.load(root: root, task: task, split: task.trainSplit)
@@ -265,12 +268,17 @@ final class TextTask: PreparedTask {
         }
         // The from-scratch track builds its vocabulary from the training split and writes
         // it beside the results.
-        let texts = trainExamples.flatMap { [$0.textA] + ($0.textB.map { [$0] } ?? []) }
-        let vocab = WordPieceVocabulary.build(from: texts, size: model.vocabSize)
-        try FileManager.default.createDirectory(at: vocabURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try vocab.write(to: vocabURL)
-        vocabSize = vocab.count
-        let tok = try WordPieceTokenizer(vocabulary: vocab)
+        let tok: WordPieceTokenizer
+        if let pretrainedTokenizer {
+            tok = pretrainedTokenizer
+        } else {
+            let texts = trainExamples.flatMap { [$0.textA] + ($0.textB.map { [$0] } ?? []) }
+            let vocab = WordPieceVocabulary.build(from: texts, size: model.vocabSize)
+            try FileManager.default.createDirectory(at: vocabURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try vocab.write(to: vocabURL)
+            tok = try WordPieceTokenizer(vocabulary: vocab)
+        }
+        vocabSize = tok.vocabulary.count
         func enc(_ e: GLUEExample) -> WordPieceEncoding { tok.encode(e.textA, e.textB, maxLength: model.maxLength) }
         train = trainExamples.map(enc)
         trainLabels = trainExamples.map { $0.label ?? 0 }

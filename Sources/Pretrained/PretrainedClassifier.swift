@@ -55,9 +55,16 @@ public final class PretrainedClassifier: Module {
     /// `rng`.
     public func logits(_ input: BertInput, rng: inout RNG) -> Tensor {
         let training = isTraining
-        let p = encoder.config.hiddenDropout
         let h = encoder.forward(input, training: training, rng: &rng)
-        var z = pooling == .cls ? BertEncoder.firstToken(h) : BertEncoder.meanPool(h, mask: input.mask)
+        return head(h, mask: input.mask, training: training, rng: &rng)
+    }
+
+    /// The task head on the encoder's last hidden state `h: [B, T, d]` (`mask`: `B·T`
+    /// flags, true for real tokens): pooling, then `out(dropout(tanh(dense(dropout(z)))))`,
+    /// dropout only when `training`. `[B, outputs]`.
+    public func head(_ h: Tensor, mask: [Bool], training: Bool, rng: inout RNG) -> Tensor {
+        let p = encoder.config.hiddenDropout
+        var z = pooling == .cls ? BertEncoder.firstToken(h) : BertEncoder.meanPool(h, mask: mask)
         if training && p > 0 { z = dropout(z, p: p, rng: &rng, training: true) }
         z = dense(z).tanh()
         if training && p > 0 { z = dropout(z, p: p, rng: &rng, training: true) }

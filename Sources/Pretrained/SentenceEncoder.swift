@@ -19,6 +19,20 @@ public final class SentenceEncoder {
     /// encoder is put in evaluation mode. Throws a `DataError` naming the folder or file.
     public init(directory: URL) throws {
         try PretrainedFolder.check(directory, files: SentenceEncoder.requiredFiles)
+        tokenizer = try SentenceEncoder.loadTokenizer(directory: directory)
+        encoder = try BertEncoder.load(directory: directory)
+        encoder.eval()
+        guard tokenizer.vocabulary.count == encoder.config.vocabSize else {
+            throw DataError(file: directory.appendingPathComponent("vocab.txt").path,
+                            "\(tokenizer.vocabulary.count) tokens, but config.json has vocab_size \(encoder.config.vocabSize)")
+        }
+        self.directory = directory
+    }
+
+    /// The WordPiece tokenizer of a model folder: its `vocab.txt`, lower-casing as
+    /// `do_lower_case` in `tokenizer_config.json` when present (default: lower-case).
+    /// Throws a `DataError` naming the file.
+    public static func loadTokenizer(directory: URL) throws -> WordPieceTokenizer {
         var lowerCase = true
         let tokenizerConfig = directory.appendingPathComponent("tokenizer_config.json")
         if FileManager.default.fileExists(atPath: tokenizerConfig.path) {
@@ -33,14 +47,7 @@ public final class SentenceEncoder {
                 lowerCase = b
             }
         }
-        tokenizer = try WordPieceTokenizer(vocabularyFile: directory.appendingPathComponent("vocab.txt"), lowerCase: lowerCase)
-        encoder = try BertEncoder.load(directory: directory)
-        encoder.eval()
-        guard tokenizer.vocabulary.count == encoder.config.vocabSize else {
-            throw DataError(file: directory.appendingPathComponent("vocab.txt").path,
-                            "\(tokenizer.vocabulary.count) tokens, but config.json has vocab_size \(encoder.config.vocabSize)")
-        }
-        self.directory = directory
+        return try WordPieceTokenizer(vocabularyFile: directory.appendingPathComponent("vocab.txt"), lowerCase: lowerCase)
     }
 
     /// `[CLS] pieces [SEP]` ids of a sentence, untruncated.

@@ -19,7 +19,10 @@ struct ReportCommand: ParsableCommand {
         }
         let all = try ResultStore.all(under: root)
         let claimList = FileManager.default.fileExists(atPath: claims) ? try ClaimsFile.load(file: claims) : []
-        let files = try ReportWriter.write(results: all, tier: tier, claims: claimList, outDir: URL(fileURLWithPath: reports))
+        let notes = tier == PretrainedSpec.tierName
+            ? try PretrainedReport.notes(results: all, resultsRoot: URL(fileURLWithPath: results)) : [:]
+        let files = try ReportWriter.write(results: all, tier: tier, claims: claimList, outDir: URL(fileURLWithPath: reports),
+                                           notes: notes)
         for f in files { print("wrote \(f.path)") }
     }
 }

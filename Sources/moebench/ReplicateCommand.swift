@@ -46,6 +46,8 @@ struct ReplicateCommand: ParsableCommand {
     @Option(help: "Run only these methods (comma-separated labels).") var methods: String?
     @Option(help: "Run only these tasks (comma-separated).") var tasks: String?
     @Option(help: "Run shard I of N (0-based): every N-th cell starting at I.") var shard: String?
+    @Option(help: "Pretrained tier: the BERT-family model folder (config.json, model.safetensors, vocab.txt) instead of the suite's pretrained_model.")
+    var pretrainedModel: String?
     @Flag(help: "Rerun cells whose cached result is a failure.") var retryFailed = false
     @Flag(help: "Do not render the reports afterwards.") var noReport = false
     @OptionGroup var engine: EngineOptions
@@ -83,6 +85,11 @@ struct ReplicateCommand: ParsableCommand {
                 let keep = Set(tasks.split(separator: ",").map(String.init))
                 suiteCells = suiteCells.filter { keep.contains($0.config.task) }
             }
+            if let pretrainedModel {
+                for k in suiteCells.indices where suiteCells[k].config.pretrained != nil {
+                    suiteCells[k].config.pretrained!.model = pretrainedModel
+                }
+            }
             cells += suiteCells
         }
         print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), threads \(env.threads), commit \(env.gitCommit)")
@@ -94,7 +101,9 @@ struct ReplicateCommand: ParsableCommand {
             let all = try ResultStore.all(under: resultsURL.appendingPathComponent(tier))
             let claimsFile = (suites as NSString).appendingPathComponent("claims.yaml")
             let claims = FileManager.default.fileExists(atPath: claimsFile) ? try ClaimsFile.load(file: claimsFile) : []
-            for f in try ReportWriter.write(results: all, tier: tier, claims: claims, outDir: URL(fileURLWithPath: reports)) {
+            let notes = tier == PretrainedSpec.tierName ? try PretrainedReport.notes(results: all, resultsRoot: resultsURL) : [:]
+            for f in try ReportWriter.write(results: all, tier: tier, claims: claims, outDir: URL(fileURLWithPath: reports),
+                                            notes: notes) {
                 print("wrote \(f.path)")
             }
         }

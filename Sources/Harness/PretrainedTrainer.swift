@@ -1,0 +1,233 @@
+import Data
+import Foundation
+import NN
+import Pretrained
+import Routing
+
+/// The pretrained tier's model and recipe: which BERT-family folder is fine-tuned, where
+/// its LoRA adapters go, how the head pools. Part of the cell configuration (and its hash)
+/// of the pretrained tier only.
+///
+/// Suite keys of the `pretrained` tier (all optional):
+///
+///     pretrained_model: .pretrained/all-MiniLM-L6-v2   # a folder with config.json, model.safetensors, vocab.txt
+///     lora: {rank: 8, alpha: 16, targets: [query, value]}
+///     pooling: cls                                      # or mean
+///
+/// The encoder's shape comes from the folder's `config.json`; of the tier's `model`, only
+/// `max_length` (tokens per example) is read. `moebench replicate --pretrained-model DIR`
+/// overrides the folder.
+public struct PretrainedSpec: Codable, Equatable, Sendable {
+    public var model: String
+    public var loraRank: Int
+    public var loraAlpha: Double
+    public var loraTargets: [String]
+    public var pooling: String
+
+    public init(model: String = PretrainedFolder.defaultPath, loraRank: Int = 8, loraAlpha: Double = 16,
+                loraTargets: [String] = ["query", "value"], pooling: String = "cls") {
+        self.model = model
+        self.loraRank = loraRank
+        self.loraAlpha = loraAlpha
+        self.loraTargets = loraTargets
+        self.pooling = pooling
+    }
+
+    /// The tier keys this spec reads.
+    static let tierKeys = ["pretrained_model", "lora", "pooling"]
+    /// The tier that fine-tunes a pretrained model.
+    public static let tierName = "pretrained"
+
+    public var loraConfig: LoRAConfig {
+        LoRAConfig(rank: loraRank, alpha: Float(loraAlpha), targets: loraTargets.compactMap(LoRATarget.init(rawValue:)))
+    }
+
+    public var poolingKind: PretrainedPooling { PretrainedPooling(rawValue: pooling) ?? .cls }
+
+    /// Whether a suite method runs on the pretrained encoder (dense without options, MoLEx,
+    /// DLR).
+    public static func runs(_ entry: MethodEntry) -> Bool {
+        RoutedPretrainedClassifier.methods.contains(entry.method) && (entry.method != "dense" || entry.options.isEmpty)
+    }
+
+    /// The spec of tier `tier` from its fields: nil for the other tiers (which must not use
+    /// the keys), the defaults overridden by the keys present for the pretrained tier.
+    static func parse(tier: String, tierReader: YAMLReader, fields: [(String, YAMLReader)], modality: Modality) throws -> PretrainedSpec? {
+        func f(_ k: String) -> YAMLReader? { fields.first { $0.0 == k }?.1 }
+        guard tier == tierName else {
+            for k in tierKeys { if let r = f(k) { throw r.error("'\(k)' is read only by the '\(tierName)' tier") } }
+            return nil
+        }
+        guard modality == .text else {
+            throw tierReader.error("the '\(tierName)' tier fine-tunes a pretrained text encoder; this suite's modality is \(modality.rawValue)")
+        }
+        var spec = PretrainedSpec()
+        if let r = f("pretrained_model") {
+            spec.model = try r.string()
+            if spec.model.isEmpty { throw r.error("pretrained_model must be a folder path") }
+        }
+        if let r = f("lora") {
+            for (k, v) in try r.mapping(allowed: ["rank", "alpha", "targets"]) {
+                switch k {
+                case "rank":
+                    spec.loraRank = try v.int()
+                    if spec.loraRank < 1 { throw v.error("lora rank must be at least 1, got \(spec.loraRank)") }
+                case "alpha":
+                    spec.loraAlpha = try v.double()
+                    if !(spec.loraAlpha > 0) { throw v.error("lora alpha must be positive") }
+                case "targets":
+                    let ts = try v.stringList()
+                    let allowed = LoRATarget.allCases.map(\.rawValue)
+                    for t in ts where !allowed.contains(t) {
+                        throw v.error("unknown LoRA target '\(t)'; allowed: \(allowed.joined(separator: ", "))")
+                    }
+                    if ts.isEmpty || Set(ts).count != ts.count { throw v.error("lora targets must be a non-empty list without repeats") }
+                    spec.loraTargets = ts
+                default: break
+                }
+            }
+        }
+        if let r = f("pooling") {
+            let p = try r.string()
+            guard PretrainedPooling(rawValue: p) != nil else {
+                throw r.error("unknown pooling '\(p)'; allowed: \(PretrainedPooling.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            spec.pooling = p
+        }
+        return spec
+    }
+}
+
+/// Runs one cell of the pretrained tier: loads the GLUE task tokenized with the model's own
+/// `vocab.txt`, loads the pretrained encoder, adds LoRA adapters (everything pretrained
+/// frozen), the task head (trained fully) and the method (dense, MoLEx or DLR over the
+/// encoder's layers), trains with the shared `TrainLoop`, and evaluates as the from-scratch
+/// cells are evaluated (dev splits, per difficulty level, counted and analytic FLOPs,
+/// routing statistics).
+public struct PretrainedTrainer {
+    public let trainer: Trainer
+
+    public init(trainer: Trainer) { self.trainer = trainer }
+
+    public func run(_ cell: Cell, progress: (TrainingProgress) -> Void) throws -> CellResult {
+        let cfg = cell.config
+        guard let spec = cfg.pretrained else { throw HarnessError("cell \(cell.id) has no pretrained model") }
+        guard cfg.modality == .text, let glueTask = glueTaskByName[cfg.task] else {
+            throw HarnessError("the pretrained tier runs GLUE tasks only, got '\(cfg.task)'")
+        }
+        let start = Date()
+        let dir = URL(fileURLWithPath: spec.model)
+        try PretrainedFolder.check(dir, files: SentenceEncoder.requiredFiles)
+        let tokenizer = try SentenceEncoder.loadTokenizer(directory: dir)
+        let encoder = try BertEncoder.load(directory: dir)
+        guard tokenizer.vocabulary.count == encoder.config.vocabSize else {
+            throw HarnessError("\(dir.path): vocab.txt has \(tokenizer.vocabulary.count) tokens, config.json vocab_size \(encoder.config.vocabSize)")
+        }
+        guard cfg.model.maxLength <= encoder.config.maxPositions else {
+            throw HarnessError("max_length \(cfg.model.maxLength) exceeds the \(encoder.config.maxPositions) positions of \(dir.path)")
+        }
+        let src = try trainer.source(cfg)
+        let task = try TextTask(root: src.root, task: glueTask, model: cfg.model, training: cfg.training,
+                                vocabURL: dir.appendingPathComponent("vocab.txt"), tokenizer: tokenizer)
+        let padID = encoder.config.padTokenID
+        func bertInput(_ b: Batch) -> BertInput {
+            guard case .text(let tokens, let segments) = b.input else { preconditionFailure("pretrained tier: text input expected") }
+            return BertInput(ids: tokens, segments: segments, padID: padID)
+        }
+
+        let master = RNG(seed: UInt64(cfg.seed)).split("moebench")
+        var initRNG = master.split("init")
+        let model = try RoutedPretrainedClassifier(encoder: encoder, outputs: glueTask.isRegression ? 1 : glueTask.numLabels,
+                                                   method: cfg.method.method, options: cfg.method.options,
+                                                   pooling: spec.poolingKind, lora: spec.loraConfig, rng: &initRNG)
+        let tid = taskID(cfg.task)
+        let ckpt = trainer.resultsRoot.appendingPathComponent(cfg.tier).appendingPathComponent(cfg.suite)
+            .appendingPathComponent(".checkpoints").appendingPathComponent(cell.id + ".ckpt")
+        let loop = TrainLoop(spec: cfg.training, trainCount: task.trainCount, configHash: cfg.hash,
+                             checkpointURL: cfg.training.checkpointEvery > 0 ? ckpt : nil)
+        model.train()
+        let outcome = try loop.run(model: model, rng: master.split("loop:\(cfg.task)"), step: { idx, rng in
+            let b = task.trainBatch(idx, rng: &rng)
+            var ctx = RoutingContext(training: true, rng: rng.split("routing"), taskID: tid, sequenceOffsets: [])
+            let out = model.forward(bertInput(b), context: &ctx)
+            let loss: Tensor = Flops.withCategory(.other) {
+                switch b.targets {
+                case .classes(let labels): return crossEntropy(out.logits, labels: labels)
+                case .scores(let s): return mseLoss(out.logits, Tensor(shape: [s.count, 1], scalars: s))
+                case .transcripts: preconditionFailure("pretrained tier: no speech targets")
+                }
+            }
+            _ = rng.next()
+            return out.auxLoss.map { a in Flops.withCategory(.router) { loss + a } } ?? loss
+        }, progress: progress)
+
+        // Evaluation, as the from-scratch cells: per set, per difficulty level, in batches.
+        model.eval()
+        let counter = FlopCounter()
+        var analytic = 0.0
+        var examples = 0
+        var allStats: [LayerStats] = []
+        var levelStats: [Int: [LayerStats]] = [:]
+        var levelIndices: [Int: [(Int, Int)]] = [:]
+        var predictions: [[Prediction]] = []
+        let evalBatch = 64
+        for (si, set) in task.evalSets.enumerated() {
+            var preds = [Prediction?](repeating: nil, count: set.count)
+            let groups: [(Int?, [Int])]
+            if let levels = set.levels {
+                groups = Dictionary(grouping: 0..<set.count) { levels[$0] }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            } else {
+                groups = [(nil, Array(0..<set.count))]
+            }
+            for (level, idxs) in groups {
+                for chunkStart in stride(from: 0, to: idxs.count, by: evalBatch) {
+                    let chunk = Array(idxs[chunkStart..<min(chunkStart + evalBatch, idxs.count)])
+                    let input = bertInput(task.evalBatch(set: si, chunk))
+                    let out = Flops.counting(into: counter) { model.predict(input, taskID: tid) }
+                    analytic += model.analyticFlops(input, stats: out.stats).total
+                    examples += chunk.count
+                    allStats = mergeStats(allStats, out.stats)
+                    if let level { levelStats[level] = mergeStats(levelStats[level] ?? [], out.stats) }
+                    let o = out.logits, c = o.shape[1]
+                    for (k, i) in chunk.enumerated() {
+                        if glueTask.isRegression {
+                            preds[i] = .score(o.data[k * c])
+                        } else {
+                            let row = Array(UnsafeBufferPointer(start: o.data + k * c, count: c))
+                            var best = 0
+                            for j in 1..<c where row[j] > row[best] { best = j }
+                            preds[i] = .label(best, scores: row)
+                        }
+                    }
+                }
+                if let level { levelIndices[level, default: []] += idxs.map { (si, $0) } }
+            }
+            predictions.append(preds.map { $0! })
+        }
+        let metrics = task.metrics(predictions)
+        var byDifficulty: [String: DifficultyRecord] = [:]
+        for (level, pairs) in levelIndices {
+            let si = pairs[0].0
+            let idx = pairs.filter { $0.0 == si }.map(\.1)
+            let st = routedOnly(levelStats[level] ?? [])
+            let chosen = st.isEmpty ? 0 : st.map(\.meanChosen).reduce(0, +) / Double(st.count)
+            byDifficulty["\(level)"] = DifficultyRecord(examples: pairs.count, metric: task.levelMetric(set: si, idx, predictions[si]),
+                                                        meanChosen: chosen)
+        }
+        try? FileManager.default.removeItem(at: ckpt)
+        let n = Double(max(examples, 1))
+        // Every block mixer uses all of the encoder's layers for every example (no copies),
+        // so the active parameters are all of them.
+        let total = model.totalParameterCount
+        return CellResult(
+            suite: cfg.suite, task: cfg.task, method: cfg.method.label, seed: cfg.seed, tier: cfg.tier,
+            data: src.isProxy ? "proxy" : "real", status: "ok", failure: nil, config: cfg, configHash: cfg.hash,
+            metrics: metrics,
+            flops: FlopsRecord(forwardPerExampleAnalytic: analytic / n, forwardPerExampleCounted: Double(counter.forwardTotal) / n,
+                               routerPerExample: Double(counter.forward(.router)) / n, training: outcome.flops),
+            params: ParamsRecord(total: total, active: Double(total)),
+            routing: routedOnly(allStats), byDifficulty: byDifficulty, trainSteps: outcome.steps,
+            finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
+            environment: trainer.environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
+    }
+}
