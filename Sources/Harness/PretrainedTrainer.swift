@@ -45,7 +45,7 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
     public var poolingKind: PretrainedPooling { PretrainedPooling(rawValue: pooling) ?? .cls }
 
     /// Whether a suite method runs on the pretrained encoder (dense without options, MoLEx,
-    /// DLR).
+    /// DLR, and Switch, top-2 and top-p by sparse upcycling).
     public static func runs(_ entry: MethodEntry) -> Bool {
         RoutedPretrainedClassifier.methods.contains(entry.method) && (entry.method != "dense" || entry.options.isEmpty)
     }
@@ -100,8 +100,8 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
 
 /// Runs one cell of the pretrained tier: loads the GLUE task tokenized with the model's own
 /// `vocab.txt`, loads the pretrained encoder, adds LoRA adapters (everything pretrained
-/// frozen), the task head (trained fully) and the method (dense, MoLEx or DLR over the
-/// encoder's layers), trains with the shared `TrainLoop`, and evaluates as the from-scratch
+/// frozen), the task head (trained fully) and the method (dense; MoLEx or DLR over the
+/// encoder's layers; Switch, top-2 or top-p with experts upcycled from each layer's FFN), trains with the shared `TrainLoop`, and evaluates as the from-scratch
 /// cells are evaluated (dev splits, per difficulty level, counted and analytic FLOPs,
 /// routing statistics).
 public struct PretrainedTrainer {
@@ -216,8 +216,8 @@ public struct PretrainedTrainer {
         }
         try? FileManager.default.removeItem(at: ckpt)
         let n = Double(max(examples, 1))
-        // Every block mixer uses all of the encoder's layers for every example (no copies),
-        // so the active parameters are all of them.
+        // Block mixers use all of the encoder's layers for every example (no copies); with
+        // sparse upcycling the experts not chosen are not active.
         let total = model.totalParameterCount
         return CellResult(
             suite: cfg.suite, task: cfg.task, method: cfg.method.label, seed: cfg.seed, tier: cfg.tier,
@@ -225,7 +225,7 @@ public struct PretrainedTrainer {
             metrics: metrics,
             flops: FlopsRecord(forwardPerExampleAnalytic: analytic / n, forwardPerExampleCounted: Double(counter.forwardTotal) / n,
                                routerPerExample: Double(counter.forward(.router)) / n, training: outcome.flops),
-            params: ParamsRecord(total: total, active: Double(total)),
+            params: ParamsRecord(total: total, active: model.activeParameterCount(stats: routedOnly(allStats))),
             routing: routedOnly(allStats), byDifficulty: byDifficulty, trainSteps: outcome.steps,
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: trainer.environment, finishedAt: ISO8601DateFormatter().string(from: Date()))

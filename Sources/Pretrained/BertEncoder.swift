@@ -192,16 +192,26 @@ public final class BertLayer: Module {
     }
 
     func forward(_ h: Tensor, keyMask: [Bool]?, training: Bool, rng: inout RNG) -> Tensor {
-        let drop = training && hiddenDropout > 0
-        let h1: Tensor = Flops.withCategory(.attention) {
+        let h1 = attentionSublayer(h, keyMask: keyMask, training: training, rng: &rng)
+        return outputSublayer(Flops.withCategory(.expert) { output(intermediate(h1).gelu()) }, residual: h1,
+                              training: training, rng: &rng)
+    }
+
+    /// `h1 = LayerNorm(dropout(a·Wo + bo) + h)` (`.attention`).
+    func attentionSublayer(_ h: Tensor, keyMask: [Bool]?, training: Bool, rng: inout RNG) -> Tensor {
+        Flops.withCategory(.attention) {
             let ctx = attention(query(h), key(h), value(h), heads: heads, keyMask: keyMask)
             var a = attentionOutput(ctx)
-            if drop { a = dropout(a, p: hiddenDropout, rng: &rng, training: true) }
+            if training && hiddenDropout > 0 { a = dropout(a, p: hiddenDropout, rng: &rng, training: true) }
             return attentionNorm(a + h)
         }
-        return Flops.withCategory(.expert) {
-            var f = output(intermediate(h1).gelu())
-            if drop { f = dropout(f, p: hiddenDropout, rng: &rng, training: true) }
+    }
+
+    /// `LayerNorm(dropout(f) + h1)` for the FFN output `f` (`.expert`).
+    func outputSublayer(_ f: Tensor, residual h1: Tensor, training: Bool, rng: inout RNG) -> Tensor {
+        Flops.withCategory(.expert) {
+            var f = f
+            if training && hiddenDropout > 0 { f = dropout(f, p: hiddenDropout, rng: &rng, training: true) }
             return outputNorm(f + h1)
         }
     }

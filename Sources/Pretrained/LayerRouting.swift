@@ -16,6 +16,12 @@ import Tensor
 ///   balance loss (the `MoLEx` module of `Routing`, unchanged).
 /// - `dlr`: DLR (methods.md §6, a reading of the paper's abstract) over the same layers,
 ///   the `DLR` module of `Routing`, unchanged.
+/// - `switch`, `top2`, `topp`: sparse upcycling (Komatsuzaki et al. 2023). Each layer's FFN
+///   (`intermediate`, GELU, `output`) is replaced by the method's MoE layer (the `Routing`
+///   module, unchanged) whose experts all start as copies of that pretrained FFN, with a
+///   router from scratch; the experts and routers train fully, the rest stays frozen with
+///   its adapters. The MoE layer reads the attention sublayer's output `h1` (real tokens
+///   only) and its output goes through BERT's dropout, residual and output layer norm.
 ///
 /// The block mixers receive a `BlockEvaluator` that runs a whole post-LN BERT layer
 /// (attention and FFN sublayers, each with its residual and layer norm) on the requested
@@ -32,12 +38,19 @@ import Tensor
 /// outputs of `dense`).
 public final class RoutedPretrainedClassifier: Module {
     /// Methods that run on the pretrained encoder.
-    public static let methods = ["dense", "molex", "dlr"]
+    public static let methods = ["dense", "molex", "dlr", "switch", "top2", "topp"]
+    /// The FFN-slot methods built by sparse upcycling.
+    public static let upcycledMethods = ["switch", "top2", "topp"]
 
     public let classifier: PretrainedClassifier
-    /// MoLEx or DLR, nil for `dense`.
+    /// MoLEx or DLR, nil for the other methods.
     public let mixer: BlockMixer?
+    /// Switch, top-2 or top-p: one MoE layer per encoder layer, in place of its FFN (sparse
+    /// upcycling); empty for the other methods.
+    public let upcycled: [FFNLayer]
     public let method: String
+    /// The options the method was built with.
+    public let methodOptions: [String: OptionValue]
     public let lora: LoRAConfig?
 
     /// Wraps `encoder` in a `PretrainedClassifier` (adapters per `lora`, then the head, from
@@ -51,19 +64,64 @@ public final class RoutedPretrainedClassifier: Module {
         let entry = try MethodRegistry.method(method)
         let opts = try entry.options(options)
         var mixer: BlockMixer? = nil
+        var upcycled: [FFNLayer] = []
         var mixerRNG = rng.split("mixer")
         switch entry.kind {
-        case .ffnSlot:
-            // Only plain `dense` (no hidden_scale: the pretrained FFN has its own width).
-            try opts.validate(allowed: [])
+        case .ffnSlot(let make, _):
+            if method == "dense" {
+                // Plain `dense` only (no hidden_scale: the pretrained FFN has its own width).
+                try opts.validate(allowed: [])
+            } else {
+                for layer in encoder.layers {
+                    let moe = try make(encoder.config.hiddenSize, encoder.config.intermediateSize, opts, &mixerRNG)
+                    guard let w = RoutedPretrainedClassifier.expertWeights(moe) else {
+                        throw UnknownMethodError(name: method, known: RoutedPretrainedClassifier.methods)
+                    }
+                    RoutedPretrainedClassifier.upcycle(w, intermediate: layer.intermediate.base, output: layer.output.base)
+                    upcycled.append(moe)
+                }
+            }
         case .blockMixer(let make):
             mixer = try make(encoder.config.hiddenSize, encoder.config.layers, opts, &mixerRNG)
         }
         classifier = PretrainedClassifier(encoder: encoder, outputs: outputs, pooling: pooling, lora: lora, rng: &rng)
+        if !upcycled.isEmpty {
+            // The upcycled experts train fully; the FFN they replace is no longer used.
+            for layer in encoder.layers {
+                for t in [LoRATarget.intermediate, .output] {
+                    layer.projection(t).setLoRA(nil)
+                    layer.projection(t).freezeBase()
+                }
+            }
+        }
         self.mixer = mixer
+        self.upcycled = upcycled
         self.method = method
+        methodOptions = options
         self.lora = lora
         super.init()
+    }
+
+    /// The stacked expert weights of an upcycled MoE layer.
+    public static func expertWeights(_ layer: FFNLayer) -> ExpertWeights? {
+        if let l = layer as? SwitchTop1 { return l.expertWeights }
+        if let l = layer as? Top2 { return l.expertWeights }
+        if let l = layer as? DynamicTopP { return l.expertWeights }
+        return nil
+    }
+
+    /// Sparse upcycling (Komatsuzaki et al. 2023): every expert starts as a copy of the
+    /// pretrained FFN (`intermediate`: `[d, f]`, `output`: `[f, d]`, with their biases).
+    static func upcycle(_ w: ExpertWeights, intermediate: Linear, output: Linear) {
+        let E = w.experts, d = w.d, f = w.hidden
+        precondition(intermediate.weight.shape == [d, f] && output.weight.shape == [f, d],
+                     "upcycle: FFN \(intermediate.weight.shape), \(output.weight.shape) vs experts [\(E), \(d), \(f)]")
+        for e in 0..<E {
+            (w.w1.data + e * d * f).update(from: intermediate.weight.data, count: d * f)
+            (w.w2.data + e * f * d).update(from: output.weight.data, count: f * d)
+            if let b = intermediate.bias { (w.b1.data + e * f).update(from: b.data, count: f) } else { (w.b1.data + e * f).update(repeating: 0, count: f) }
+            if let b = output.bias { (w.b2.data + e * d).update(from: b.data, count: d) } else { (w.b2.data + e * d).update(repeating: 0, count: d) }
+        }
     }
 
     public var encoder: BertEncoder { classifier.encoder }
@@ -109,6 +167,18 @@ public final class RoutedPretrainedClassifier: Module {
                 if let a = out.auxLoss { aux.append(a) }
                 stats.append(out.stats)
             }
+        } else if !upcycled.isEmpty {
+            let keyMask: [Bool]? = batch.isDense ? nil : batch.keyMask
+            for (i, layer) in layers.enumerated() {
+                let h1 = layer.attentionSublayer(h, keyMask: keyMask, training: training, rng: &context.rng)
+                let saved = context.sequenceOffsets
+                context.sequenceOffsets = batch.sequenceOffsets
+                let routed = upcycled[i].forward(batch.gatherTokens(h1), layer: i, context: &context)
+                context.sequenceOffsets = saved
+                h = layer.outputSublayer(batch.scatterTokens(routed.y), residual: h1, training: training, rng: &context.rng)
+                if let a = routed.auxLoss { aux.append(a) }
+                stats.append(routed.stats)
+            }
         } else {
             let keyMask: [Bool]? = batch.isDense ? nil : batch.keyMask
             for layer in layers { h = layer.forward(h, keyMask: keyMask, training: training, rng: &context.rng) }
@@ -127,8 +197,32 @@ public final class RoutedPretrainedClassifier: Module {
         return Autograd.noGrad { forward(input, context: &context) }
     }
 
-    /// Every tensor of the model (frozen pretrained weights included), each once.
-    public var totalParameterCount: Int { namedTensors().reduce(0) { $0 + $1.1.count } }
+    /// Every tensor the model uses (frozen pretrained weights included), each once; with
+    /// sparse upcycling the replaced FFN weights are not counted.
+    public var totalParameterCount: Int {
+        let all = namedTensors().reduce(0) { $0 + $1.1.count }
+        guard !upcycled.isEmpty else { return all }
+        return all - encoder.layers.reduce(0) { n, l in
+            n + [l.intermediate.base, l.output.base].reduce(0) { $0 + $1.weight.count + ($1.bias?.count ?? 0) }
+        }
+    }
+
+    /// Parameters used per example: all of them, except, with sparse upcycling, the experts
+    /// not chosen (`E − kept` experts per layer, `kept` the mean kept assignments per token
+    /// of the layer's statistics).
+    public func activeParameterCount(stats: [LayerStats]) -> Double {
+        let total = Double(totalParameterCount)
+        guard !upcycled.isEmpty else { return total }
+        var unused = 0.0
+        for (i, moe) in upcycled.enumerated() {
+            guard let w = RoutedPretrainedClassifier.expertWeights(moe), i < stats.count else { continue }
+            let perExpert = Double(w.all.reduce(0) { $0 + $1.count }) / Double(w.experts)
+            let s = stats[i]
+            let kept = Double(s.assignedPerUnit.reduce(0, +) - s.dropped) / Double(max(s.routed, 1))
+            unused += (Double(w.experts) - kept) * perExpert
+        }
+        return total - unused
+    }
 
     /// Analytic forward FLOPs of one pass on `input` (one multiply-add = 2), given the
     /// statistics the same pass produced (the chosen blocks of every sequence), by category
@@ -160,7 +254,26 @@ public final class RoutedPretrainedClassifier: Module {
                 + OpFlops.linear(rows: R, in: fh, out: d) + Rd + Rd * ln
                 + adapter(R, .intermediate, d, fh) + adapter(R, .output, fh, d)
         }
-        if let mixer = mixer as? RegisteredMixer {
+        if !upcycled.isEmpty, case .ffnSlot(_, let methodFlops)? = try? MethodRegistry.method(method).kind {
+            var auxTerms = 0
+            for (i, s) in stats.enumerated() {
+                let R = B * T, Rd = Double(R * d)
+                var att = 4 * OpFlops.linear(rows: R, in: d, out: d)
+                    + OpFlops.attention(batch: B, length: T, d: d, heads: c.heads) + Rd + Rd * ln
+                for t in [LoRATarget.query, .key, .value, .attentionOutput] { att += adapter(R, t, d, d) }
+                f.attention += att
+                let kept = Double(s.assignedPerUnit.reduce(0, +) - s.dropped) / Double(max(s.routed, 1))
+                let opts = (try? MethodRegistry.method(method).options(methodOptions)) ?? MethodOptions(method: method)
+                if let ffn = try? methodFlops(d, fh, opts, kept) {
+                    f.expert += Double(batch.tokenCount) * ffn.expert
+                    f.router += Double(batch.tokenCount) * ffn.router
+                }
+                f.expert += Rd + Rd * ln
+                if !s.aux.isEmpty { auxTerms += 1 }
+                _ = i
+            }
+            f.router += Double(max(auxTerms - 1, 0))
+        } else if let mixer = mixer as? RegisteredMixer {
             var auxTerms = 0
             for (i, s) in stats.enumerated() {
                 layer(batch)

@@ -27,7 +27,8 @@ public enum PretrainedReport {
                              + "alpha = \(num(spec.loraAlpha)), on \(targets); every pretrained weight frozen), the task head "
                              + "(\(spec.pooling) pooling, dense + tanh + output) trained fully, AdamW; max length \(lengths) tokens. "
                              + "`molex` and `dlr` route over the encoder's own layers (no copies); DLR is this suite's reading "
-                             + "of its paper's abstract.")
+                             + "of its paper's abstract. `switch`, `top2` and `topp` replace each layer's FFN by experts that all "
+                             + "start as copies of it (sparse upcycling), with routers from scratch; experts and routers train fully.")
             }
             lines.append(comparison(suite: suite, pretrained: rs, scratch: scratch.filter { $0.suite == suite && $0.tier == "proxy" }))
             out[suite] = lines

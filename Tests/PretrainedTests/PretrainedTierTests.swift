@@ -90,7 +90,7 @@ final class PretrainedTierTests: XCTestCase {
         // Other methods are refused by name.
         var r2 = RNG(seed: 1)
         XCTAssertThrowsError(try RoutedPretrainedClassifier(encoder: BertEncoder(config: tinyConfig, rng: &r2), outputs: 2,
-                                                            method: "switch", rng: &r2))
+                                                            method: "soft", rng: &r2))
         XCTAssertThrowsError(try RoutedPretrainedClassifier(encoder: BertEncoder(config: tinyConfig, rng: &r2), outputs: 2,
                                                             method: "dense", options: ["hidden_scale": .int(2)], rng: &r2))
         // DLR on a tiny encoder: runs, trains its gates through the task loss.
@@ -106,6 +106,47 @@ final class PretrainedTierTests: XCTestCase {
         let c2 = FlopCounter()
         let p = Flops.counting(into: c2) { dlr.predict(small, taskID: 7) }
         XCTAssertEqual(dlr.analyticFlops(small, stats: p.stats).total, Double(c2.forwardTotal), accuracy: 1)
+    }
+
+    func testSparseUpcyclingStartsFromThePretrainedFFN() throws {
+        let dir = try pretrainedDirectory()
+        var r1 = RNG(seed: 9), r2 = RNG(seed: 9)
+        let dense = try RoutedPretrainedClassifier(encoder: try BertEncoder.load(directory: dir), outputs: 2, method: "dense", rng: &r1)
+        // Top-2 without drops: the two renormalised gates sum to 1 over identical experts, so
+        // the upcycled model starts as the pretrained one.
+        let top2 = try RoutedPretrainedClassifier(encoder: try BertEncoder.load(directory: dir), outputs: 2, method: "top2",
+                                                  options: ["experts": .int(4), "dropless": .bool(true)], rng: &r2)
+        XCTAssertEqual(top2.upcycled.count, 6)
+        let w = try XCTUnwrap(RoutedPretrainedClassifier.expertWeights(top2.upcycled[2]))
+        let base = top2.encoder.layers[2].intermediate.base.weight
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: w.w1.data + 3 * base.count, count: base.count)), base.scalars)
+        let input = BertInput(ids: rows, padID: 0)
+        let a = dense.predict(input), b = top2.predict(input)
+        for (x, y) in zip(a.logits.scalars, b.logits.scalars) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        XCTAssertEqual(b.stats.count, 6)
+        // Parameters: the replaced FFNs are not counted; 4 experts per layer instead; two of
+        // them active per token.
+        let ffn = 384 * 1536 * 2 + 1536 + 384
+        let routers = 6 * 384 * 4
+        XCTAssertEqual(top2.totalParameterCount - dense.totalParameterCount, 6 * 3 * ffn + routers)
+        XCTAssertEqual(top2.activeParameterCount(stats: b.stats), Double(top2.totalParameterCount - 6 * 2 * ffn), accuracy: 1)
+        // Trainable: adapters, head, experts and routers; the replaced FFNs and their adapters not.
+        let names = top2.namedParameters().map(\.0)
+        XCTAssertFalse(names.contains { $0.contains("intermediate") || $0.contains(".output.base") })
+        XCTAssertEqual(names.filter { $0.hasPrefix("upcycled") }.count, 6 * 5)
+        // Analytic and counted FLOPs agree.
+        let counter = FlopCounter()
+        let out = Flops.counting(into: counter) { top2.predict(input) }
+        let analytic = top2.analyticFlops(input, stats: out.stats).total
+        XCTAssertEqual(analytic, Double(counter.forwardTotal), accuracy: 1e-6 * analytic)
+        // Switch trains end to end on the tiny encoder.
+        var r3 = RNG(seed: 4)
+        let sw = try RoutedPretrainedClassifier(encoder: BertEncoder(config: tinyConfig, rng: &r3), outputs: 2, method: "switch",
+                                                options: ["experts": .int(2)], rng: &r3)
+        var ctx = RoutingContext(training: true, rng: RNG(seed: 2), sequenceOffsets: [])
+        let o = sw.forward(BertInput(ids: [[2, 5, 6, 3], [2, 7, 3]], padID: 0), context: &ctx)
+        (crossEntropy(o.logits, labels: [0, 1]) + o.auxLoss!).backward()
+        XCTAssertTrue(sw.namedParameters().filter { $0.0.hasPrefix("upcycled") }.allSatisfy { $0.1.gradStorage != nil })
     }
 
     var tinyConfig: BertConfig { BertConfig(vocabSize: 12, hiddenSize: 8, layers: 2, heads: 2, intermediateSize: 16, maxPositions: 8) }
@@ -160,7 +201,7 @@ final class PretrainedTierTests: XCTestCase {
         // Defaults: methods that do not run on the pretrained encoder are left out.
         let s = try parse(base + "  pretrained: {}\n")
         let t = try s.tier("pretrained")
-        XCTAssertEqual(t.methods, ["dense", "molex"])
+        XCTAssertEqual(t.methods, ["dense", "switch", "molex"])
         XCTAssertEqual(t.pretrained, PretrainedSpec())
         let custom = try parse(base + "  pretrained: {pretrained_model: /m, lora: {rank: 4, alpha: 8, targets: [query, key, output]}, pooling: mean}\n")
         XCTAssertEqual(custom.tiers["pretrained"]?.pretrained,
@@ -174,8 +215,7 @@ final class PretrainedTierTests: XCTestCase {
         }
         expectError("  proxy: {pretrained_model: /m}\n", "'pretrained_model' is read only by the 'pretrained' tier")
         expectError("  proxy: {lora: {rank: 8}}\n", "read only by the 'pretrained' tier")
-        expectError("  pretrained: {methods: [switch]}\n", "method 'switch' does not run on the pretrained encoder")
-        expectError("  pretrained: {methods: [wide]}\n", "does not run on the pretrained encoder")
+        expectError("  pretrained: {methods: [wide]}\n", "method 'wide' does not run on the pretrained encoder")
         expectError("  pretrained: {lora: {rnk: 8}}\n", "rnk")
         expectError("  pretrained: {lora: {rank: 0}}\n", "lora rank must be at least 1")
         expectError("  pretrained: {lora: {targets: [query, ffn]}}\n", "unknown LoRA target 'ffn'")
