@@ -36,7 +36,7 @@ struct ReplicateCommand: ParsableCommand {
 
     @Option(help: "Suite name, or 'all'.") var suite = "all"
     @Option(help: "Tier: smoke, proxy, full or pretrained.") var tier = "proxy"
-    @Option(help: "Folder with the real datasets (glue/, cifar-100-binary/, LibriSpeech/); required by the full tier.")
+    @Option(help: "Folder with the real datasets (glue/, cifar-100-binary/, LibriSpeech/); required by the full tier, used by the pretrained tier when given.")
     var data: String?
     @Option(help: "Folder for generated proxy data.") var proxyData = "data"
     @Option(help: "Results folder.") var results = "results"
@@ -85,10 +85,10 @@ struct ReplicateCommand: ParsableCommand {
                 let keep = Set(tasks.split(separator: ",").map(String.init))
                 suiteCells = suiteCells.filter { keep.contains($0.config.task) }
             }
-            if let pretrainedModel {
-                for k in suiteCells.indices where suiteCells[k].config.pretrained != nil {
-                    suiteCells[k].config.pretrained!.model = pretrainedModel
-                }
+            for k in suiteCells.indices where suiteCells[k].config.pretrained != nil {
+                if let pretrainedModel { suiteCells[k].config.pretrained!.model = pretrainedModel }
+                // The pretrained tier fine-tunes on the real GLUE files when --data is given.
+                if data != nil { suiteCells[k].config.data = "real" }
             }
             cells += suiteCells
         }
