@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "PretrainedTests", dependencies: ["Pretrained", "NN", "Tensor", "Data", "Routing", "Harness", "TestSupport"],
+        .testTarget(name: "PretrainedTests", dependencies: ["Pretrained", "NN", "Tensor", "Data", "Routing", "Harness", "Report", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Report", "Routing", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"],

@@ -1,0 +1,63 @@
+import Foundation
+import Harness
+import Report
+import XCTest
+
+/// The pretrained tier's report: its own file, the recipe note, and the comparison of
+/// pretrained and from-scratch dense fine-tuning.
+final class PretrainedReportTests: XCTestCase {
+    func result(tier: String, task: String, method: String, seed: Int, metrics: [String: Double]) -> CellResult {
+        var training = TrainingSpec.default
+        training.steps = 60
+        let cfg = CellConfig(suite: "glue", modality: .text, tier: tier, data: "proxy", task: task,
+                             method: MethodEntry(label: method, method: method, options: [:]), seed: seed, model: .default,
+                             training: training, pretrained: tier == "pretrained" ? PretrainedSpec() : nil)
+        return CellResult(suite: "glue", task: task, method: method, seed: seed, tier: tier, data: "proxy", status: "ok",
+                          failure: nil, config: cfg, configHash: cfg.hash, metrics: metrics,
+                          flops: FlopsRecord(forwardPerExampleAnalytic: 1e9, forwardPerExampleCounted: 1e9, routerPerExample: 0, training: 1e12),
+                          params: ParamsRecord(total: 22_787_714, active: 22_787_714), routing: [], byDifficulty: [:],
+                          trainSteps: 60, finalTrainLoss: 0.5, wallSeconds: 1,
+                          environment: EnvironmentRecord(gitCommit: "t", swiftVersion: "6", blas: "openblas", threads: 1, cpu: "c", os: "l"),
+                          finishedAt: "2026-01-01T00:00:00Z")
+    }
+
+    func testComparisonLineAndReportFile() throws {
+        // Pretrained dense: seeds 1, 2 average (0.8 + 0.6)/2 = 0.7 and (0.9 + 0.7)/2 = 0.8.
+        let pre = [result(tier: "pretrained", task: "sst2", method: "dense", seed: 1, metrics: ["accuracy": 0.8]),
+                   result(tier: "pretrained", task: "rte", method: "dense", seed: 1, metrics: ["accuracy": 0.6]),
+                   result(tier: "pretrained", task: "sst2", method: "dense", seed: 2, metrics: ["accuracy": 0.9]),
+                   result(tier: "pretrained", task: "rte", method: "dense", seed: 2, metrics: ["accuracy": 0.7]),
+                   result(tier: "pretrained", task: "rte", method: "molex", seed: 1, metrics: ["accuracy": 0.65])]
+        // From scratch: 0.6 and 0.5 on the same tasks (CoLA, not in the pretrained tier, is ignored).
+        let scratch = [result(tier: "proxy", task: "sst2", method: "dense", seed: 1, metrics: ["accuracy": 0.7]),
+                       result(tier: "proxy", task: "rte", method: "dense", seed: 1, metrics: ["accuracy": 0.5]),
+                       result(tier: "proxy", task: "sst2", method: "dense", seed: 2, metrics: ["accuracy": 0.6]),
+                       result(tier: "proxy", task: "rte", method: "dense", seed: 2, metrics: ["accuracy": 0.4]),
+                       result(tier: "proxy", task: "cola", method: "dense", seed: 1, metrics: ["mcc": 0.1])]
+        let notes = PretrainedReport.notes(pretrained: pre, scratch: scratch)["glue"] ?? []
+        XCTAssertEqual(notes.count, 2)
+        XCTAssertTrue(notes[0].contains("LoRA (r = 8, alpha = 16, on query, value"), notes[0])
+        XCTAssertTrue(notes[1].contains("averages 75.0 ± 7.1 (2 seeds)"), notes[1])
+        XCTAssertTrue(notes[1].contains("averages 55.0 ± 7.1 (2 seeds)"), notes[1])
+        XCTAssertTrue(notes[1].contains("+20.0 points"), notes[1])
+        XCTAssertTrue(notes[1].contains("SST-2, RTE"), notes[1])
+        // Without from-scratch results the line says so.
+        XCTAssertTrue(PretrainedReport.notes(pretrained: pre, scratch: [])["glue"]![1].contains("no proxy-tier from-scratch"))
+
+        // The report writer renders the tier into its own file with the notes.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("moebench-pretrained-report-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let results = dir.appendingPathComponent("results")
+        for r in scratch {
+            let cell = Cell(config: r.config)
+            try ResultStore.write(r, to: cell.resultPath(in: results))
+        }
+        let files = try ReportWriter.write(results: pre, tier: "pretrained", claims: [], outDir: dir.appendingPathComponent("reports"),
+                                           notes: try PretrainedReport.notes(results: pre, resultsRoot: results))
+        let md = try String(contentsOf: try XCTUnwrap(files.first { $0.lastPathComponent == "pretrained-glue.md" }), encoding: .utf8)
+        XCTAssertTrue(md.contains("# GLUE: pretrained tier"))
+        XCTAssertTrue(md.contains("**Data:** proxy"))
+        XCTAssertTrue(md.contains("+20.0 points"))
+        XCTAssertTrue(md.contains("| molex |"))
+    }
+}
