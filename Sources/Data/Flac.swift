@@ -37,6 +37,17 @@ public enum Flac {
         return info.format
     }
 
+    /// The audio length in seconds from the STREAMINFO block (total samples ÷ sample rate),
+    /// without decoding.
+    public static func duration(of url: URL) throws -> Double {
+        let ctx = FlacDecodeContext(path: url.path, expect: nil, headerOnly: true)
+        try ctx.run()
+        guard let info = ctx.info, info.format.sampleRate > 0 else {
+            throw DataError(file: url.path, "not a FLAC stream (no \"fLaC\" marker or STREAMINFO block)")
+        }
+        return Double(info.totalSamples) / Double(info.format.sampleRate)
+    }
+
     /// Decodes a 16 kHz, 16-bit, mono FLAC file (the LibriSpeech format) into samples.
     ///
     /// Any other rate, depth or channel count throws an error that names the file and what

@@ -57,14 +57,18 @@ struct DataInspectCommand: ParsableCommand {
     @Option(name: .long, help: "Dataset root folder (holding glue/, cifar-100-binary/, LibriSpeech/).")
     var root: String
 
-    @Flag(name: .long, help: "Print JSON: {dataset, root, proxy, splits: {name: {examples, labels, skipped, seconds}}}.")
+    @Flag(name: .long, help: "Print JSON: {dataset, root, proxy, splits: {name: {examples, labels, range, skipped, speakers, seconds}}}.")
     var json = false
 
     struct SplitReport: Codable {
         var examples: Int
         var labels: [String: Int]?
+        /// STS-B: the smallest and largest gold score.
+        var range: [Double]?
         var skipped: Int?
-        var seconds: Double
+        /// LibriSpeech: distinct speakers and total audio seconds.
+        var speakers: Int?
+        var seconds: Double?
     }
 
     struct Report: Codable {
@@ -81,17 +85,17 @@ struct DataInspectCommand: ParsableCommand {
             throw DataError(file: rootURL.path, "dataset folder not found")
         }
         var splits: [(String, SplitReport)] = []
-        func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
-            let start = Date()
-            let value = try body()
-            return (value, Date().timeIntervalSince(start))
-        }
         switch dataset {
         case .glue:
             for task in GLUETask.allCases {
                 for split in task.splits {
-                    let (s, seconds) = try timed { try GLUE.load(root: rootURL, task: task, split: split) }
+                    let s = try GLUE.load(root: rootURL, task: task, split: split)
                     var labels: [String: Int]?
+                    var range: [Double]?
+                    if s.hasLabels && task.isRegression {
+                        let scores = s.examples.compactMap(\.score).map(Double.init)
+                        if let lo = scores.min(), let hi = scores.max() { range = [lo, hi] }
+                    }
                     if s.hasLabels && !task.isRegression {
                         var counts: [String: Int] = [:]
                         for name in task.labelNames { counts[name] = 0 }
@@ -99,16 +103,16 @@ struct DataInspectCommand: ParsableCommand {
                         labels = counts
                     }
                     splits.append(("\(task.rawValue)/\(split)",
-                                   SplitReport(examples: s.count, labels: labels,
-                                               skipped: task == .qqp ? s.skipped : nil, seconds: seconds)))
+                                   SplitReport(examples: s.count, labels: labels, range: range,
+                                               skipped: task == .qqp ? s.skipped : nil)))
                 }
             }
         case .cifar100:
             for split in ["train", "test"] {
-                let (s, seconds) = try timed { try CIFAR100.load(root: rootURL, split: split) }
+                let s = try CIFAR100.load(root: rootURL, split: split)
                 var counts: [String: Int] = [:]
                 for f in s.fineLabels { counts[s.fineNames[f], default: 0] += 1 }
-                splits.append((split, SplitReport(examples: s.count, labels: counts, skipped: nil, seconds: seconds)))
+                splits.append((split, SplitReport(examples: s.count, labels: counts)))
             }
         case .librispeech:
             let base = DatasetLayout.librispeech(rootURL)
@@ -118,8 +122,9 @@ struct DataInspectCommand: ParsableCommand {
             // None there: scanning the first one reports where to get it.
             if present.isEmpty { present = [LibriSpeech.subsets[0]] }
             for subset in present {
-                let (u, seconds) = try timed { try LibriSpeech.scan(root: rootURL, subset: subset) }
-                splits.append((subset, SplitReport(examples: u.count, labels: nil, skipped: nil, seconds: seconds)))
+                let u = try LibriSpeech.scan(root: rootURL, subset: subset)
+                let seconds = try u.reduce(0.0) { $0 + (try Flac.duration(of: $1.audio)) }
+                splits.append((subset, SplitReport(examples: u.count, speakers: Set(u.map(\.speaker)).count, seconds: seconds)))
             }
         }
         let report = Report(dataset: dataset.rawValue, root: rootURL.path, proxy: DatasetLayout.isProxy(rootURL),
@@ -134,7 +139,9 @@ struct DataInspectCommand: ParsableCommand {
         for (name, s) in splits {
             var line = name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%8d examples", s.examples)
             if let skipped = s.skipped { line += "  \(skipped) skipped" }
-            line += String(format: "  %.2f s", s.seconds)
+            if let r = s.range { line += String(format: "  scores %.2f to %.2f", r[0], r[1]) }
+            if let n = s.speakers { line += "  \(n) speakers" }
+            if let sec = s.seconds { line += String(format: "  %.1f s of audio", sec) }
             if let labels = s.labels, labels.count <= 10 {
                 line += "  labels " + labels.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " ")
             } else if let labels = s.labels {

@@ -42,6 +42,15 @@ final class FlacTests: XCTestCase {
         XCTAssertEqual(Array(head), Array("fLaC".utf8))
     }
 
+    func testDurationFromStreamInfo() throws {
+        let url = dir.appendingPathComponent("d.flac")
+        try Flac.write(randomSamples(24_000, seed: 3), sampleRate: 16_000, to: url)
+        XCTAssertEqual(try Flac.duration(of: url), 1.5, accuracy: 1e-12)   // 24000 / 16000
+        let bad = dir.appendingPathComponent("bad.flac")
+        try Data("not flac".utf8).write(to: bad)
+        XCTAssertThrowsError(try Flac.duration(of: bad)) { XCTAssertTrue("\($0)".contains(bad.path)) }
+    }
+
     func testRoundTripEmptyAndShort() throws {
         for n in [1, 17, 4096, 4097] {
             let samples = randomSamples(max(n, 3), seed: UInt64(n)).prefix(n).map { $0 }
