@@ -163,70 +163,29 @@ public struct PretrainedTrainer {
 
         // Evaluation, as the from-scratch cells: per set, per difficulty level, in batches.
         model.eval()
-        let counter = FlopCounter()
-        var analytic = 0.0
-        var examples = 0
-        var allStats: [LayerStats] = []
-        var levelStats: [Int: [LayerStats]] = [:]
-        var levelIndices: [Int: [(Int, Int)]] = [:]
-        var predictions: [[Prediction]] = []
-        let evalBatch = 64
-        for (si, set) in task.evalSets.enumerated() {
-            var preds = [Prediction?](repeating: nil, count: set.count)
-            let groups: [(Int?, [Int])]
-            if let levels = set.levels {
-                groups = Dictionary(grouping: 0..<set.count) { levels[$0] }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            } else {
-                groups = [(nil, Array(0..<set.count))]
+        let ev = try evaluate(task) { si, chunk, counter in
+            let input = bertInput(task.evalBatch(set: si, chunk))
+            let out = Flops.counting(into: counter) { model.predict(input, taskID: tid) }
+            let o = out.logits, c = o.shape[1]
+            let preds = (0..<chunk.count).map { k -> Prediction in
+                if glueTask.isRegression { return .score(o.data[k * c]) }
+                let row = Array(UnsafeBufferPointer(start: o.data + k * c, count: c))
+                var best = 0
+                for j in 1..<c where row[j] > row[best] { best = j }
+                return .label(best, scores: row)
             }
-            for (level, idxs) in groups {
-                for chunkStart in stride(from: 0, to: idxs.count, by: evalBatch) {
-                    let chunk = Array(idxs[chunkStart..<min(chunkStart + evalBatch, idxs.count)])
-                    let input = bertInput(task.evalBatch(set: si, chunk))
-                    let out = Flops.counting(into: counter) { model.predict(input, taskID: tid) }
-                    analytic += model.analyticFlops(input, stats: out.stats).total
-                    examples += chunk.count
-                    allStats = mergeStats(allStats, out.stats)
-                    if let level { levelStats[level] = mergeStats(levelStats[level] ?? [], out.stats) }
-                    let o = out.logits, c = o.shape[1]
-                    for (k, i) in chunk.enumerated() {
-                        if glueTask.isRegression {
-                            preds[i] = .score(o.data[k * c])
-                        } else {
-                            let row = Array(UnsafeBufferPointer(start: o.data + k * c, count: c))
-                            var best = 0
-                            for j in 1..<c where row[j] > row[best] { best = j }
-                            preds[i] = .label(best, scores: row)
-                        }
-                    }
-                }
-                if let level { levelIndices[level, default: []] += idxs.map { (si, $0) } }
-            }
-            predictions.append(preds.map { $0! })
-        }
-        let metrics = task.metrics(predictions)
-        var byDifficulty: [String: DifficultyRecord] = [:]
-        for (level, pairs) in levelIndices {
-            let si = pairs[0].0
-            let idx = pairs.filter { $0.0 == si }.map(\.1)
-            let st = routedOnly(levelStats[level] ?? [])
-            let chosen = st.isEmpty ? 0 : st.map(\.meanChosen).reduce(0, +) / Double(st.count)
-            byDifficulty["\(level)"] = DifficultyRecord(examples: pairs.count, metric: task.levelMetric(set: si, idx, predictions[si]),
-                                                        meanChosen: chosen)
+            return (out.stats, model.analyticFlops(input, stats: out.stats).total, preds)
         }
         try? FileManager.default.removeItem(at: ckpt)
-        let n = Double(max(examples, 1))
         // Block mixers use all of the encoder's layers for every example (no copies); with
         // sparse upcycling the experts not chosen are not active.
         let total = model.totalParameterCount
         return CellResult(
             suite: cfg.suite, task: cfg.task, method: cfg.method.label, seed: cfg.seed, tier: cfg.tier,
             data: src.isProxy ? "proxy" : "real", status: "ok", failure: nil, config: cfg, configHash: cfg.hash,
-            metrics: metrics,
-            flops: FlopsRecord(forwardPerExampleAnalytic: analytic / n, forwardPerExampleCounted: Double(counter.forwardTotal) / n,
-                               routerPerExample: Double(counter.forward(.router)) / n, training: outcome.flops),
-            params: ParamsRecord(total: total, active: model.activeParameterCount(stats: routedOnly(allStats))),
-            routing: routedOnly(allStats), byDifficulty: byDifficulty, trainSteps: outcome.steps,
+            metrics: ev.metrics, flops: ev.flops(training: outcome.flops),
+            params: ParamsRecord(total: total, active: model.activeParameterCount(stats: ev.routing)),
+            routing: ev.routing, byDifficulty: ev.byDifficulty, trainSteps: outcome.steps,
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: trainer.environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
     }

@@ -121,66 +121,24 @@ public final class Trainer: CellRunner {
             return l.total
         }, progress: progress)
 
-        // Evaluation: per set, per difficulty level, in batches; FLOPs counted.
         model.eval()
-        let counter = FlopCounter()
-        var analytic = 0.0
-        var examples = 0
-        var allStats: [LayerStats] = []
-        var levelStats: [Int: [LayerStats]] = [:]
-        var levelIndices: [Int: [(Int, Int)]] = [:]
-        var predictions: [[Prediction]] = []
         var activeParams: Double?
-        let evalBatch = 64
-        for (si, set) in task.evalSets.enumerated() {
-            var preds = [Prediction?](repeating: nil, count: set.count)
-            let groups: [(Int?, [Int])]
-            if let levels = set.levels {
-                groups = Dictionary(grouping: 0..<set.count) { levels[$0] }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            } else {
-                groups = [(nil, Array(0..<set.count))]
+        let ev = try evaluate(task) { si, chunk, counter in
+            let b = task.evalBatch(set: si, chunk)
+            let out = Flops.counting(into: counter) { model.predict(b.input, taskID: tid) }
+            if activeParams == nil {
+                activeParams = Double(try FlopsModel.measure(model: model, input: b.input, taskID: tid).activeParams)
             }
-            for (level, idxs) in groups {
-                for chunkStart in stride(from: 0, to: idxs.count, by: evalBatch) {
-                    let chunk = Array(idxs[chunkStart..<min(chunkStart + evalBatch, idxs.count)])
-                    let b = task.evalBatch(set: si, chunk)
-                    let out = Flops.counting(into: counter) { model.predict(b.input, taskID: tid) }
-                    if activeParams == nil {
-                        activeParams = Double(try FlopsModel.measure(model: model, input: b.input, taskID: tid).activeParams)
-                    }
-                    analytic += try FlopsModel.analytic(model: model, input: b.input, stats: out.stats).total
-                    examples += chunk.count
-                    allStats = mergeStats(allStats, out.stats)
-                    if let level { levelStats[level] = mergeStats(levelStats[level] ?? [], out.stats) }
-                    for (k, p) in decode(out, batch: b, count: chunk.count).enumerated() { preds[chunk[k]] = p }
-                }
-                if let level { levelIndices[level, default: []] += idxs.map { (si, $0) } }
-            }
-            predictions.append(preds.map { $0! })
-        }
-        let metrics = task.metrics(predictions)
-        var byDifficulty: [String: DifficultyRecord] = [:]
-        for (level, pairs) in levelIndices {
-            // The level metric on the first evaluation set that has the level.
-            let si = pairs[0].0
-            let idx = pairs.filter { $0.0 == si }.map(\.1)
-            let st = routedOnly(levelStats[level] ?? [])
-            let chosen = st.isEmpty ? 0 : st.map(\.meanChosen).reduce(0, +) / Double(st.count)
-            byDifficulty["\(level)"] = DifficultyRecord(examples: pairs.count,
-                                                        metric: task.levelMetric(set: si, idx, predictions[si]),
-                                                        meanChosen: chosen)
+            let analytic = try FlopsModel.analytic(model: model, input: b.input, stats: out.stats).total
+            return (out.stats, analytic, decode(out, batch: b, count: chunk.count))
         }
         try? FileManager.default.removeItem(at: ckpt)
-        let n = Double(max(examples, 1))
         return CellResult(
             suite: cfg.suite, task: cfg.task, method: cfg.method.label, seed: cfg.seed, tier: cfg.tier,
             data: src.isProxy ? "proxy" : "real", status: "ok", failure: nil, config: cfg, configHash: cfg.hash,
-            metrics: metrics,
-            flops: FlopsRecord(forwardPerExampleAnalytic: analytic / n,
-                               forwardPerExampleCounted: Double(counter.forwardTotal) / n,
-                               routerPerExample: Double(counter.forward(.router)) / n, training: outcome.flops),
+            metrics: ev.metrics, flops: ev.flops(training: outcome.flops),
             params: ParamsRecord(total: model.parameterCount, active: activeParams ?? Double(model.parameterCount)),
-            routing: routedOnly(allStats), byDifficulty: byDifficulty, trainSteps: outcome.steps,
+            routing: ev.routing, byDifficulty: ev.byDifficulty, trainSteps: outcome.steps,
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
     }
@@ -217,6 +175,74 @@ public final class Trainer: CellRunner {
 }
 
 /// Only layers that route (more than one unit, or a block mixer's choices).
+/// What evaluating a trained model on a task's evaluation sets gives.
+struct Evaluation {
+    var metrics: [String: Double]
+    var byDifficulty: [String: DifficultyRecord]
+    /// Routing statistics of the routed layers, merged over every evaluation batch.
+    var routing: [LayerStats]
+    /// Counted FLOPs of every evaluation forward pass.
+    var counter: FlopCounter
+    var analytic: Double
+    var examples: Int
+
+    func flops(training: Double) -> FlopsRecord {
+        let n = Double(max(examples, 1))
+        return FlopsRecord(forwardPerExampleAnalytic: analytic / n, forwardPerExampleCounted: Double(counter.forwardTotal) / n,
+                           routerPerExample: Double(counter.forward(.router)) / n, training: training)
+    }
+}
+
+/// Evaluates per set, per difficulty level, in batches of 64 examples. `predict(set,
+/// indices, counter)` runs one batch of set `set`, counting its forward FLOPs into `counter`,
+/// and returns its routing statistics, analytic forward FLOPs and one prediction per index.
+func evaluate(_ task: PreparedTask,
+              predict: (Int, [Int], FlopCounter) throws -> (stats: [LayerStats], analytic: Double, predictions: [Prediction])) throws -> Evaluation {
+    let counter = FlopCounter()
+    var analytic = 0.0
+    var examples = 0
+    var allStats: [LayerStats] = []
+    var levelStats: [Int: [LayerStats]] = [:]
+    var levelIndices: [Int: [(Int, Int)]] = [:]
+    var predictions: [[Prediction]] = []
+    let evalBatch = 64
+    for (si, set) in task.evalSets.enumerated() {
+        var preds = [Prediction?](repeating: nil, count: set.count)
+        let groups: [(Int?, [Int])]
+        if let levels = set.levels {
+            groups = Dictionary(grouping: 0..<set.count) { levels[$0] }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        } else {
+            groups = [(nil, Array(0..<set.count))]
+        }
+        for (level, idxs) in groups {
+            for chunkStart in stride(from: 0, to: idxs.count, by: evalBatch) {
+                let chunk = Array(idxs[chunkStart..<min(chunkStart + evalBatch, idxs.count)])
+                let out = try predict(si, chunk, counter)
+                analytic += out.analytic
+                examples += chunk.count
+                allStats = mergeStats(allStats, out.stats)
+                if let level { levelStats[level] = mergeStats(levelStats[level] ?? [], out.stats) }
+                for (k, p) in out.predictions.enumerated() { preds[chunk[k]] = p }
+            }
+            if let level { levelIndices[level, default: []] += idxs.map { (si, $0) } }
+        }
+        predictions.append(preds.map { $0! })
+    }
+    var byDifficulty: [String: DifficultyRecord] = [:]
+    for (level, pairs) in levelIndices {
+        // The level metric on the first evaluation set that has the level.
+        let si = pairs[0].0
+        let idx = pairs.filter { $0.0 == si }.map(\.1)
+        let st = routedOnly(levelStats[level] ?? [])
+        let chosen = st.isEmpty ? 0 : st.map(\.meanChosen).reduce(0, +) / Double(st.count)
+        byDifficulty["\(level)"] = DifficultyRecord(examples: pairs.count,
+                                                    metric: task.levelMetric(set: si, idx, predictions[si]),
+                                                    meanChosen: chosen)
+    }
+    return Evaluation(metrics: task.metrics(predictions), byDifficulty: byDifficulty, routing: routedOnly(allStats),
+                      counter: counter, analytic: analytic, examples: examples)
+}
+
 func routedOnly(_ stats: [LayerStats]) -> [LayerStats] {
     stats.filter { $0.assignedPerUnit.count > 1 }
 }
