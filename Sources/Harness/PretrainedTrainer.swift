@@ -141,10 +141,7 @@ public struct PretrainedTrainer {
                                                    method: cfg.method.method, options: cfg.method.options,
                                                    pooling: spec.poolingKind, lora: spec.loraConfig, rng: &initRNG)
         let tid = taskID(cfg.task)
-        let ckpt = trainer.resultsRoot.appendingPathComponent(cfg.tier).appendingPathComponent(cfg.suite)
-            .appendingPathComponent(".checkpoints").appendingPathComponent(cell.id + ".ckpt")
-        let loop = TrainLoop(spec: cfg.training, trainCount: task.trainCount, configHash: cfg.hash,
-                             checkpointURL: cfg.training.checkpointEvery > 0 ? ckpt : nil)
+        let (loop, ckpt) = trainer.trainLoop(cell, trainCount: task.trainCount)
         model.train()
         let outcome = try loop.run(model: model, rng: master.split("loop:\(cfg.task)"), step: { idx, rng in
             let b = task.trainBatch(idx, rng: &rng)

@@ -108,10 +108,7 @@ public final class Trainer: CellRunner {
         let model = try Model(config: task.modelConfig(cfg.model), method: cfg.method.method, options: cfg.method.options,
                               rng: &initRNG)
         let tid = taskID(cfg.task)
-        let ckptDir = resultsRoot.appendingPathComponent(cfg.tier).appendingPathComponent(cfg.suite).appendingPathComponent(".checkpoints")
-        let ckpt = ckptDir.appendingPathComponent(cell.id + ".ckpt")
-        let loop = TrainLoop(spec: cfg.training, trainCount: task.trainCount, configHash: cfg.hash,
-                             checkpointURL: cfg.training.checkpointEvery > 0 ? ckpt : nil)
+        let (loop, ckpt) = trainLoop(cell, trainCount: task.trainCount)
         model.train()
         let outcome = try loop.run(model: model, rng: master.split("loop:\(cfg.task)"), step: { idx, rng in
             let b = task.trainBatch(idx, rng: &rng)
@@ -141,6 +138,17 @@ public final class Trainer: CellRunner {
             routing: ev.routing, byDifficulty: ev.byDifficulty, trainSteps: outcome.steps,
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
+    }
+
+    /// The training loop of `cell`, checkpointing (when its `checkpoint_every` is set) to
+    /// `results/<tier>/<suite>/.checkpoints/<cell>.ckpt`, and that checkpoint's path.
+    func trainLoop(_ cell: Cell, trainCount: Int) -> (TrainLoop, URL) {
+        let cfg = cell.config
+        let ckpt = resultsRoot.appendingPathComponent(cfg.tier).appendingPathComponent(cfg.suite)
+            .appendingPathComponent(".checkpoints").appendingPathComponent(cell.id + ".ckpt")
+        let loop = TrainLoop(spec: cfg.training, trainCount: trainCount, configHash: cfg.hash,
+                             checkpointURL: cfg.training.checkpointEvery > 0 ? ckpt : nil)
+        return (loop, ckpt)
     }
 
     /// Decodes a batch's outputs into predictions.
