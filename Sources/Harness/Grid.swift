@@ -109,9 +109,13 @@ public func expandGrid(suite: Suite, tierName: String, seedCount: Int? = nil) th
         throw HarnessError("--seeds \(n): tier '\(tierName)' of suite '\(suite.name)' defines only \(tier.seeds.count) seeds")
     }
     var cells: [Cell] = []
+    // The pretrained tier's same-size from-scratch baseline runs right after `dense`.
+    var entries = tier.methods.compactMap { suite.method($0) }
+    if tier.pretrained?.scratchBaseline == true {
+        entries.insert(PretrainedSpec.scratchEntry, at: (entries.firstIndex { $0.label == "dense" }).map { $0 + 1 } ?? entries.count)
+    }
     for task in tier.tasks {
-        for label in tier.methods {
-            guard let entry = suite.method(label) else { continue }
+        for entry in entries {
             for seed in seeds {
                 let cfg = CellConfig(suite: suite.name, modality: suite.modality, tier: tierName, data: tier.data,
                                      task: task, method: entry, seed: seed, model: tier.model,

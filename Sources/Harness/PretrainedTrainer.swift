@@ -13,6 +13,13 @@ import Routing
 ///     pretrained_model: .pretrained/all-MiniLM-L6-v2   # a folder with config.json, model.safetensors, vocab.txt
 ///     lora: {rank: 8, alpha: 16, targets: [query, value]}
 ///     pooling: cls                                      # or mean
+///     scratch_baseline: true                            # adds the `dense-scratch` cells
+///
+/// With `scratch_baseline`, every task and seed also runs `dense-scratch`: the same encoder
+/// architecture (the folder's `config.json`, tokenizer and vocabulary) randomly initialised
+/// as BERT initialises (`BertEncoder(config:rng:)`), without adapters, every weight trained,
+/// with the tier's recipe: the from-scratch model of the same size that pretrained
+/// fine-tuning is compared with.
 ///
 /// The encoder's shape comes from the folder's `config.json`; of the tier's `model`, only
 /// `max_length` (tokens per example) is read. `moebench replicate --pretrained-model DIR`
@@ -23,18 +30,54 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
     public var loraAlpha: Double
     public var loraTargets: [String]
     public var pooling: String
+    /// Whether the tier adds the same-size from-scratch baseline (`dense-scratch`).
+    public var scratchBaseline: Bool
 
     public init(model: String = PretrainedFolder.defaultPath, loraRank: Int = 8, loraAlpha: Double = 16,
-                loraTargets: [String] = ["query", "value"], pooling: String = "cls") {
+                loraTargets: [String] = ["query", "value"], pooling: String = "cls", scratchBaseline: Bool = false) {
         self.model = model
         self.loraRank = loraRank
         self.loraAlpha = loraAlpha
         self.loraTargets = loraTargets
         self.pooling = pooling
+        self.scratchBaseline = scratchBaseline
     }
 
+    enum CodingKeys: String, CodingKey { case model, loraRank, loraAlpha, loraTargets, pooling, scratchBaseline }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        loraRank = try c.decode(Int.self, forKey: .loraRank)
+        loraAlpha = try c.decode(Double.self, forKey: .loraAlpha)
+        loraTargets = try c.decode([String].self, forKey: .loraTargets)
+        pooling = try c.decode(String.self, forKey: .pooling)
+        scratchBaseline = try c.decodeIfPresent(Bool.self, forKey: .scratchBaseline) ?? false
+    }
+
+    /// `scratchBaseline` is written only when set, so the configuration hashes of tiers
+    /// without it do not depend on the key.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(model, forKey: .model)
+        try c.encode(loraRank, forKey: .loraRank)
+        try c.encode(loraAlpha, forKey: .loraAlpha)
+        try c.encode(loraTargets, forKey: .loraTargets)
+        try c.encode(pooling, forKey: .pooling)
+        if scratchBaseline { try c.encode(true, forKey: .scratchBaseline) }
+    }
+
+    /// The label of the same-size from-scratch baseline's cells.
+    public static let scratchLabel = "dense-scratch"
+    /// The method entry of the same-size from-scratch baseline: `dense`, its encoder
+    /// randomly initialised and fully trained (`init: random`).
+    public static let scratchEntry = MethodEntry(label: scratchLabel, method: "dense", options: ["init": .string("random")])
+
+    /// Whether a cell's method is the from-scratch baseline.
+    public static func isScratch(_ entry: MethodEntry) -> Bool { entry.options["init"] == .string("random") }
+
     /// The tier keys this spec reads.
-    static let tierKeys = ["pretrained_model", "lora", "pooling"]
+    static let tierKeys = ["pretrained_model", "lora", "pooling", "scratch_baseline"]
     /// The tier that fine-tunes a pretrained model.
     public static let tierName = "pretrained"
 
@@ -94,6 +137,10 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
             }
             spec.pooling = p
         }
+        if let r = f("scratch_baseline") {
+            guard case .bool(let b) = try r.optionValue() else { throw r.error("scratch_baseline must be true or false") }
+            spec.scratchBaseline = b
+        }
         return spec
     }
 }
@@ -137,9 +184,15 @@ public struct PretrainedTrainer {
 
         let master = RNG(seed: UInt64(cfg.seed)).split("moebench")
         var initRNG = master.split("init")
-        let model = try RoutedPretrainedClassifier(encoder: encoder, outputs: glueTask.isRegression ? 1 : glueTask.numLabels,
-                                                   method: cfg.method.method, options: cfg.method.options,
-                                                   pooling: spec.poolingKind, lora: spec.loraConfig, rng: &initRNG)
+        // The same-size from-scratch baseline: the folder's architecture, BERT's random
+        // initialisation, no adapters, every weight trained.
+        let scratch = PretrainedSpec.isScratch(cfg.method)
+        var scratchRNG = master.split("scratch-encoder")
+        let model = try RoutedPretrainedClassifier(
+            encoder: scratch ? BertEncoder(config: encoder.config, rng: &scratchRNG) : encoder,
+            outputs: glueTask.isRegression ? 1 : glueTask.numLabels,
+            method: cfg.method.method, options: cfg.method.options.filter { !(scratch && $0.key == "init") },
+            pooling: spec.poolingKind, lora: scratch ? nil : spec.loraConfig, rng: &initRNG)
         let tid = taskID(cfg.task)
         let (loop, ckpt) = trainer.trainLoop(cell, trainCount: task.trainCount)
         model.train()

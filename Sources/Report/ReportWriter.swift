@@ -5,7 +5,7 @@ import Harness
 /// its plots, and the claims report.
 public enum ReportWriter {
     /// Canonical method order of the tables; other methods follow alphabetically.
-    public static let methodOrder = ["dense", "dense-2x", "switch", "top2", "topp", "molex", "dlr",
+    public static let methodOrder = ["dense", "dense-scratch", "dense-2x", "switch", "top2", "topp", "molex", "dlr",
                                      "soft", "noisy_topk", "hierarchical", "hard"]
 
     static let suiteTitles = ["glue": "GLUE", "cifar100": "CIFAR-100", "librispeech": "LibriSpeech"]

@@ -41,8 +41,25 @@ final class PretrainedReportTests: XCTestCase {
         XCTAssertTrue(notes[1].contains("averages 55.0 ± 7.1 (2 seeds)"), notes[1])
         XCTAssertTrue(notes[1].contains("+20.0 points"), notes[1])
         XCTAssertTrue(notes[1].contains("SST-2, RTE"), notes[1])
+        XCTAssertFalse(notes[1].contains("same-size"), "no dense-scratch cells in the tier")
         // Without from-scratch results the line says so.
-        XCTAssertTrue(PretrainedReport.notes(pretrained: pre, scratch: [])["glue"]![1].contains("no proxy-tier from-scratch"))
+        XCTAssertTrue(PretrainedReport.notes(pretrained: pre, scratch: [])["glue"]![1].contains("no from-scratch `dense` results"))
+
+        // The tier's own same-size baseline comes first: 0.5 and 0.4 (seed 1) average 45.0,
+        // 75.0 - 45.0 = +30.0 points; it is reported only when it covers every task.
+        let same = [result(tier: "pretrained", task: "sst2", method: "dense-scratch", seed: 1, metrics: ["accuracy": 0.5]),
+                    result(tier: "pretrained", task: "rte", method: "dense-scratch", seed: 1, metrics: ["accuracy": 0.4])]
+        let line = PretrainedReport.notes(pretrained: pre + same, scratch: scratch)["glue"]![1]
+        XCTAssertTrue(line.contains("same-size model trained from scratch"), line)
+        XCTAssertTrue(line.contains("averages 45.0 (1 seed): +30.0 points, pretrained fine-tuning is ahead"), line)
+        XCTAssertTrue(line.contains("+20.0 points for the pretrained encoder"), line)
+        XCTAssertLessThan(try XCTUnwrap(line.range(of: "same-size")).lowerBound, try XCTUnwrap(line.range(of: "proxy tier")).lowerBound)
+        let partial = PretrainedReport.notes(pretrained: pre + [same[0]], scratch: [])["glue"]![1]
+        XCTAssertFalse(partial.contains("same-size"), partial)
+        let behind = [result(tier: "pretrained", task: "sst2", method: "dense-scratch", seed: 1, metrics: ["accuracy": 0.9]),
+                      result(tier: "pretrained", task: "rte", method: "dense-scratch", seed: 1, metrics: ["accuracy": 0.9])]
+        XCTAssertTrue(PretrainedReport.notes(pretrained: pre + behind, scratch: [])["glue"]![1]
+            .contains("-15.0 points, pretrained fine-tuning is not ahead"))
 
         // The report writer renders the tier into its own file with the notes.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("moebench-pretrained-report-\(getpid())")

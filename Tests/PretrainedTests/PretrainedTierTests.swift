@@ -213,6 +213,20 @@ final class PretrainedTierTests: XCTestCase {
                 XCTAssertTrue("\(e)".contains(fragment), "\(e)", file: file, line: line)
             }
         }
+        // The same-size from-scratch baseline: `dense-scratch` cells right after `dense`;
+        // the key is written into the configuration only when set.
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(PretrainedSpec()), as: UTF8.self).contains("scratch"))
+        let withScratch = try parse(base + "  pretrained: {scratch_baseline: true, seeds: [1]}\n")
+        XCTAssertEqual(withScratch.tiers["pretrained"]?.pretrained?.scratchBaseline, true)
+        let cells = try expandGrid(suite: withScratch, tierName: "pretrained")
+        XCTAssertEqual(cells.map(\.config.method.label), ["dense", "dense-scratch", "switch", "molex", "dense", "dense-scratch", "switch", "molex"])
+        XCTAssertEqual(cells[1].config.method, PretrainedSpec.scratchEntry)
+        XCTAssertTrue(PretrainedSpec.isScratch(cells[1].config.method))
+        XCTAssertFalse(PretrainedSpec.isScratch(cells[0].config.method))
+        let roundTrip = try JSONDecoder().decode(PretrainedSpec.self, from: try JSONEncoder().encode(cells[1].config.pretrained!))
+        XCTAssertTrue(roundTrip.scratchBaseline)
+        expectError("  pretrained: {scratch_baseline: 3}\n", "scratch_baseline must be true or false")
+        expectError("  proxy: {scratch_baseline: true}\n", "'scratch_baseline' is read only by the 'pretrained' tier")
         expectError("  proxy: {pretrained_model: /m}\n", "'pretrained_model' is read only by the 'pretrained' tier")
         expectError("  proxy: {lora: {rank: 8}}\n", "read only by the 'pretrained' tier")
         expectError("  pretrained: {methods: [wide]}\n", "method 'wide' does not run on the pretrained encoder")
@@ -278,5 +292,27 @@ final class PretrainedTierTests: XCTestCase {
         XCTAssertFalse(r.byDifficulty.isEmpty)
         // A second run is a cache hit.
         XCTAssertEqual(GridRunner(resultsRoot: results, log: { _ in }).run([cell], runner: trainer, environment: env).cached, 1)
+
+        // Plain LoRA fine-tuning and the same-size from-scratch baseline on the same cell:
+        // the baseline has the encoder and head without the adapters (6 layers x query and
+        // value x r·(384 + 384) = 73,728 parameters fewer), and it trains every weight, so
+        // its training FLOPs are larger (weight gradients of every projection).
+        func run(_ method: MethodEntry) throws -> CellResult {
+            var c = cfg
+            c.method = method
+            let one = Cell(config: c)
+            _ = GridRunner(resultsRoot: results, log: { _ in }).run([one], runner: trainer, environment: env)
+            let r = try ResultStore.read(one.resultPath(in: results))
+            XCTAssertTrue(r.isOK, r.failure ?? "")
+            return r
+        }
+        let dense = try run(MethodEntry(label: "dense", method: "dense", options: [:]))
+        let scratch = try run(PretrainedSpec.scratchEntry)
+        XCTAssertEqual(scratch.method, "dense-scratch")
+        XCTAssertEqual(try XCTUnwrap(dense.params?.total) - (try XCTUnwrap(scratch.params?.total)), 6 * 2 * 8 * (384 + 384))
+        XCTAssertEqual(try XCTUnwrap(scratch.flops).forwardPerExampleAnalytic, try XCTUnwrap(scratch.flops).forwardPerExampleCounted,
+                       accuracy: 1e-6 * (try XCTUnwrap(scratch.flops).forwardPerExampleCounted))
+        XCTAssertGreaterThan(try XCTUnwrap(scratch.flops).training, try XCTUnwrap(dense.flops).training)
+        XCTAssertNotEqual(scratch.finalTrainLoss, dense.finalTrainLoss)
     }
 }
