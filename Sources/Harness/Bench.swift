@@ -75,15 +75,27 @@ public enum Bench {
         return n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2
     }
 
-    /// Median seconds of each body, run in rounds of one call each after `warmup` rounds.
+    /// A pause between timed calls, untimed: OpenBLAS's worker threads (used by the raw
+    /// sgemm reference) busy-wait for 2^28 TSC cycles (about 0.1 s) after each call; without the pause
+    /// they would run on the cores the next measured call needs.
+    /// The engine's own worker threads sleep after 2 ms idle; they are woken (untimed) so
+    /// that the next timed call starts, as in a training loop, with them running.
+    static func cooldown() {
+        usleep(300_000)
+        WorkerPool.shared.warm()
+    }
+
+    /// Median seconds of each body, run in rounds of one call each after `warmup` rounds,
+    /// with `cooldown()` after every call.
     public static func interleavedMedians(warmup: Int, iterations: Int, _ bodies: [() -> Void]) -> [Double] {
-        for _ in 0..<warmup { for f in bodies { f() } }
+        for _ in 0..<warmup { for f in bodies { f(); cooldown() } }
         var times = [[Double]](repeating: [], count: bodies.count)
         for _ in 0..<iterations {
             for (i, f) in bodies.enumerated() {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 f()
                 times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                cooldown()
             }
         }
         return times.map { t in
@@ -92,9 +104,13 @@ public enum Bench {
         }
     }
 
+    /// OpenBLAS's own multi-threaded `cblas_sgemm` (the engine's thread count), the local
+    /// limit that the ratios divide by.
     @inline(never) static func rawSgemm(_ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
-                    a, Int32(n), b, Int32(n), 0, c, Int32(n))
+        EngineThreads.withOpenBLASThreads {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                        a, Int32(n), b, Int32(n), 0, c, Int32(n))
+        }
     }
 
     static func randomTensor(_ shape: [Int], rng: inout RNG, scale: Float = 1, requiresGrad: Bool = false) -> Tensor {

@@ -81,13 +81,44 @@ public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weigh
     }
 }
 
-/// Runs `body(lo, hi)` over `0..<n` split into at most `EngineThreads.current` contiguous
-/// chunks of at least `grain` items, concurrently; inline when one chunk suffices.
-@inline(__always) func parallelChunks(_ n: Int, grain: Int, _ body: (Int, Int) -> Void) {
-    let chunks = min(EngineThreads.current, n / max(grain, 1))
+/// Runs `body(lo, hi)` over `0..<n` split into at most `threads` contiguous chunks of at
+/// least `grain` items, concurrently; inline when one chunk suffices.
+@inline(__always) func parallelChunks(_ n: Int, grain: Int, threads: Int = EngineThreads.current, _ body: (Int, Int) -> Void) {
+    let chunks = min(threads, n / max(grain, 1))
     if chunks <= 1 { if n > 0 { body(0, n) }; return }
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+    WorkerPool.shared.run(count: chunks, threads: chunks) { c in
         body(c * n / chunks, (c + 1) * n / chunks)
+    }
+}
+
+/// How the experts of one dispatch share the engine's threads: whole experts run
+/// concurrently, each on one thread with single-threaded GEMMs and its elementwise passes
+/// on its own rows (no synchronisation between the GEMMs of an expert, its buffers stay in
+/// cache), when there are at least two experts with rows and the busiest does not hold more
+/// than its share (`rows / threads`, with 25% slack); otherwise the experts run one after
+/// the other, each GEMM and pass split across the threads.
+public struct ExpertSchedule {
+    /// Experts with rows, busiest first (longest-processing-time order).
+    public let order: [Int]
+    public let concurrent: Bool
+    public let threads: Int
+
+    public init(offsets: [Int], threads: Int = EngineThreads.current) {
+        let E = offsets.count - 1, N = offsets[E]
+        order = (0..<E).filter { offsets[$0 + 1] > offsets[$0] }
+            .sorted { (offsets[$0 + 1] - offsets[$0], $1) > (offsets[$1 + 1] - offsets[$1], $0) }
+        let busiest = order.first.map { offsets[$0 + 1] - offsets[$0] } ?? 0
+        concurrent = threads > 1 && order.count >= 2 && 4 * busiest * threads <= 5 * N
+        self.threads = threads
+    }
+
+    /// Runs `body(expert, threads available to it)` for every expert with rows.
+    public func run(_ body: (Int, Int) -> Void) {
+        if concurrent {
+            WorkerPool.shared.run(count: order.count, threads: threads) { i in body(order[i], 1) }
+        } else {
+            for e in order { body(e, threads) }
+        }
     }
 }
 
@@ -101,15 +132,14 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
 
     // Counting sort of the kept assignments by expert: histogram, prefix sum, placement
     // (stable, so token order within an expert). Row r of the expert-ordered buffers holds
-    // assignment rowAssign[r] of token rowToken[r] for expert rowExpert[r]; assignment a
-    // sits at row assignRow[a] (-1 when dropped).
+    // assignment rowAssign[r] of token rowToken[r]; assignment a sits at row assignRow[a]
+    // (-1 when dropped).
     var offsets = [Int](repeating: 0, count: E + 1)
     for a in plan.assignments where a.kept { offsets[a.expert + 1] += 1 }
     for e in 0..<E { offsets[e + 1] += offsets[e] }
     let N = offsets[E], A = plan.assignments.count
     var rowToken = [Int](repeating: 0, count: N)
     var rowAssign = [Int](repeating: 0, count: N)
-    var rowExpert = [Int](repeating: 0, count: N)
     var assignRow = [Int](repeating: -1, count: A)
     var cursor = offsets
     for (i, a) in plan.assignments.enumerated() where a.kept {
@@ -117,10 +147,10 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
         cursor[a.expert] += 1
         rowToken[r] = a.token
         rowAssign[r] = i
-        rowExpert[r] = a.expert
         assignRow[i] = r
     }
     let tokenOffsets = plan.tokenOffsets
+    let schedule = ExpertSchedule(offsets: offsets)
 
     let needsGrad = Autograd.needsGrad([x, gates] + w.all)
     let innerGrad = Autograd.needsGrad([x] + w.all)
@@ -133,30 +163,27 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
 
     let px = x.data, pxs = xs.base, pz = z.base, pa = act.base, py = y.base, pg = gates.data
     let pb1 = w.b1.data, pb2 = w.b2.data, pw1 = w.w1.data, pw2 = w.w2.data, po = out.data
+    // Each expert: gather its rows, x W1, bias and GELU (and GELU' for the backward pass),
+    // then W2 (the second bias is added in the combine).
     rowToken.withUnsafeBufferPointer { tok in
-        parallelChunks(N, grain: 256) { lo, hi in
-            for r in lo..<hi { (pxs + r * d).update(from: px + tok[r] * d, count: d) }
-        }
-    }
-    for e in 0..<E where offsets[e + 1] > offsets[e] {
-        let o = offsets[e]
-        sgemm(transA: false, transB: false, m: offsets[e + 1] - o, n: h, k: d, a: pxs + o * d, lda: d,
-              b: pw1 + e * d * h, ldb: h, beta: 0, c: pz + o * h, ldc: h)
-    }
-    // Bias and GELU (and GELU' for the backward pass), row by row.
-    rowExpert.withUnsafeBufferPointer { rex in
-        parallelChunks(N, grain: 16) { lo, hi in
-            for r in lo..<hi {
-                let zr = pz + r * h, ar = pa + r * h, b = pb1 + rex[r] * h
-                for j in 0..<h { zr[j] += b[j] }
-                if innerGrad { geluForwardKeepingDerivative(zr, ar, h) } else { geluForward(zr, ar, h) }
+        schedule.run { e, threads in
+            let o = offsets[e], n = offsets[e + 1] - o
+            parallelChunks(n, grain: 256, threads: threads) { lo, hi in
+                for r in (o + lo)..<(o + hi) { (pxs + r * d).update(from: px + tok[r] * d, count: d) }
             }
+            sgemm(transA: false, transB: false, m: n, n: h, k: d, a: pxs + o * d, lda: d,
+                  b: pw1 + e * d * h, ldb: h, beta: 0, c: pz + o * h, ldc: h, threads: threads)
+            let b = pb1 + e * h
+            parallelChunks(n, grain: 16, threads: threads) { lo, hi in
+                for r in (o + lo)..<(o + hi) {
+                    let zr = pz + r * h, ar = pa + r * h
+                    for j in 0..<h { zr[j] += b[j] }
+                    if innerGrad { geluForwardKeepingDerivative(zr, ar, h) } else { geluForward(zr, ar, h) }
+                }
+            }
+            sgemm(transA: false, transB: false, m: n, n: d, k: h, a: pa + o * h, lda: h,
+                  b: pw2 + e * h * d, ldb: d, beta: 0, c: py + o * d, ldc: d, threads: threads)
         }
-    }
-    for e in 0..<E where offsets[e + 1] > offsets[e] {
-        let o = offsets[e]
-        sgemm(transA: false, transB: false, m: offsets[e + 1] - o, n: d, k: h, a: pa + o * h, lda: h,
-              b: pw2 + e * h * d, ldb: d, beta: 0, c: py + o * d, ldc: d)
     }
     // Second bias and the weighted combine, token by token (no write conflicts).
     plan.assignments.withUnsafeBufferPointer { asg in
@@ -182,78 +209,72 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
         // Reading the buffers through their storages keeps them alive with the tape entry.
         let gOut = out.gradStorage!.base
         let pxs = xs.base, pz = z.base, pa = act.base, py = y.base, pg = gates.data
-        var flops = 0
-        // d gate_a = <dL/dout_t, expert output of a>
-        if gates.requiresGrad {
-            let gg = gates.gradPointer()
-            rowToken.withUnsafeBufferPointer { tok in
-                rowAssign.withUnsafeBufferPointer { ras in
-                    parallelChunks(N, grain: 256) { lo, hi in
-                        for r in lo..<hi {
-                            let src = py + r * d, gt = gOut + tok[r] * d
-                            var s: Float = 0
-                            for j in 0..<d { s += gt[j] * src[j] }
-                            gg[ras[r]] += s
-                        }
-                    }
-                }
-            }
-            flops += 2 * N * d
-        }
-        guard innerGrad else { Flops.add(flops); return }
-        let gy = TensorStorage(count: N * d, zeroed: false)  // [N, d] gate · dL/dout_t, later dL/dxs
-        let ga = TensorStorage(count: N * h, zeroed: false)  // [N, h] dL/d(x W1 + b1)
-        let pgy = gy.base, pga = ga.base
-        rowToken.withUnsafeBufferPointer { tok in
-            rowAssign.withUnsafeBufferPointer { ras in
-                parallelChunks(N, grain: 256) { lo, hi in
-                    for r in lo..<hi {
-                        let g = pg[ras[r]], src = gOut + tok[r] * d, dst = pgy + r * d
-                        for j in 0..<d { dst[j] = g * src[j] }
-                    }
-                }
-            }
-        }
-        flops += N * d
+        // Gradient buffers are created here, before any concurrent use.
+        let gg: UnsafeMutablePointer<Float>? = gates.requiresGrad ? gates.gradPointer() : nil
         let gw1: UnsafeMutablePointer<Float>? = w.w1.requiresGrad ? w.w1.gradPointer() : nil
         let gb1: UnsafeMutablePointer<Float>? = w.b1.requiresGrad ? w.b1.gradPointer() : nil
         let gw2: UnsafeMutablePointer<Float>? = w.w2.requiresGrad ? w.w2.gradPointer() : nil
         let gb2: UnsafeMutablePointer<Float>? = w.b2.requiresGrad ? w.b2.gradPointer() : nil
-        for e in 0..<E {
-            let o = offsets[e], n = offsets[e + 1] - o
-            if n == 0 { continue }
-            let gyr = pgy + o * d, gar = pga + o * h, zr = pz + o * h
-            if let gw2 {
-                sgemm(transA: true, transB: false, m: h, n: d, k: n, a: pa + o * h, lda: h, b: gyr, ldb: d,
-                      beta: 1, c: gw2 + e * h * d, ldc: d)
-                flops += 2 * n * h * d
-            }
-            if let gb2 {
-                columnSums(gyr, rows: n, cols: d, into: gb2 + e * d)
-                flops += n * d
-            }
-            sgemm(transA: false, transB: true, m: n, n: h, k: d, a: gyr, lda: d, b: pw2 + e * h * d, ldb: d,
-                  beta: 0, c: gar, ldc: h)
-            parallelChunks(n * h, grain: 16384) { lo, hi in for i in lo..<hi { gar[i] *= zr[i] } }
-            flops += 2 * n * h * d + n * h
-            if let gw1 {
-                sgemm(transA: true, transB: false, m: d, n: h, k: n, a: pxs + o * d, lda: d, b: gar, ldb: h,
-                      beta: 1, c: gw1 + e * d * h, ldc: h)
-                flops += 2 * n * d * h
-            }
-            if let gb1 {
-                columnSums(gar, rows: n, cols: h, into: gb1 + e * h)
-                flops += n * h
-            }
-            if x.requiresGrad {
-                // dL/dxs for this expert's rows, written over its (consumed) gy rows.
-                sgemm(transA: false, transB: true, m: n, n: d, k: h, a: gar, lda: h, b: pw1 + e * d * h, ldb: h,
-                      beta: 0, c: gyr, ldc: d)
-                flops += 2 * n * d * h
+        let gx: UnsafeMutablePointer<Float>? = x.requiresGrad ? x.gradPointer() : nil
+        // gy: [N, d] gate · dL/dout_t, later dL/dxs; ga: [N, h] dL/d(x W1 + b1).
+        let gy = innerGrad ? TensorStorage(count: N * d, zeroed: false) : nil
+        let ga = innerGrad ? TensorStorage(count: N * h, zeroed: false) : nil
+        let pgy = gy?.base, pga = ga?.base
+        rowToken.withUnsafeBufferPointer { tok in
+            rowAssign.withUnsafeBufferPointer { ras in
+                schedule.run { e, threads in
+                    let o = offsets[e], n = offsets[e + 1] - o
+                    // d gate_a = <dL/dout_t, expert output of a>, and gy = gate · dL/dout_t.
+                    parallelChunks(n, grain: 256, threads: threads) { lo, hi in
+                        for r in (o + lo)..<(o + hi) {
+                            let gt = gOut + tok[r] * d
+                            if let gg {
+                                let src = py + r * d
+                                var s: Float = 0
+                                for j in 0..<d { s += gt[j] * src[j] }
+                                gg[ras[r]] += s
+                            }
+                            if let pgy {
+                                let g = pg[ras[r]], dst = pgy + r * d
+                                for j in 0..<d { dst[j] = g * gt[j] }
+                            }
+                        }
+                    }
+                    guard let pgy, let pga else { return }
+                    let gyr = pgy + o * d, gar = pga + o * h, zr = pz + o * h
+                    if let gw2 {
+                        sgemm(transA: true, transB: false, m: h, n: d, k: n, a: pa + o * h, lda: h, b: gyr, ldb: d,
+                              beta: 1, c: gw2 + e * h * d, ldc: d, threads: threads)
+                    }
+                    if let gb2 { columnSums(gyr, rows: n, cols: d, into: gb2 + e * d, threads: threads) }
+                    sgemm(transA: false, transB: true, m: n, n: h, k: d, a: gyr, lda: d, b: pw2 + e * h * d, ldb: d,
+                          beta: 0, c: gar, ldc: h, threads: threads)
+                    parallelChunks(n * h, grain: 16384, threads: threads) { lo, hi in for i in lo..<hi { gar[i] *= zr[i] } }
+                    if let gw1 {
+                        sgemm(transA: true, transB: false, m: d, n: h, k: n, a: pxs + o * d, lda: d, b: gar, ldb: h,
+                              beta: 1, c: gw1 + e * d * h, ldc: h, threads: threads)
+                    }
+                    if let gb1 { columnSums(gar, rows: n, cols: h, into: gb1 + e * h, threads: threads) }
+                    if gx != nil {
+                        // dL/dxs for this expert's rows, written over its (consumed) gy rows.
+                        sgemm(transA: false, transB: true, m: n, n: d, k: h, a: gar, lda: h, b: pw1 + e * d * h, ldb: h,
+                              beta: 0, c: gyr, ldc: d, threads: threads)
+                    }
+                }
             }
         }
-        if x.requiresGrad {
-            let gx = x.gradPointer()
+        // FLOPs, as the passes above: the gate dot products, the gate scaling, then per row
+        // the GEMMs that ran (2dh each), the bias sums, GELU'.
+        var flops = gg != nil ? 2 * N * d : 0
+        if innerGrad {
+            flops += N * d + 2 * N * h * d + N * h
+            if gw2 != nil { flops += 2 * N * h * d }
+            if gb2 != nil { flops += N * d }
+            if gw1 != nil { flops += 2 * N * d * h }
+            if gb1 != nil { flops += N * h }
+            if gx != nil { flops += 2 * N * d * h }
+        }
+        if let gx, let pgy {
             assignRow.withUnsafeBufferPointer { arow in
                 parallelChunks(T, grain: 64) { lo, hi in
                     for t in lo..<hi {
@@ -274,8 +295,9 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
 
 /// `sums[j] += sum_r m[r, j]` for a row-major `rows × cols` block, split by columns across
 /// threads.
-@inline(__always) func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
-    parallelChunks(cols, grain: rows * cols >= 65536 ? 64 : cols) { lo, hi in
+@inline(__always) func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>,
+                                  threads: Int = EngineThreads.current) {
+    parallelChunks(cols, grain: rows * cols >= 65536 ? 64 : cols, threads: threads) { lo, hi in
         for r in 0..<rows {
             let row = m + r * cols
             for j in lo..<hi { sums[j] += row[j] }

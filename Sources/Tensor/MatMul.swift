@@ -1,18 +1,52 @@
+import Foundation
 import CBLAS
 
 /// Row-major `C = alpha · op(A) · op(B) + beta · C` through OpenBLAS.
 /// `A` is `m×k` after `op`, `B` is `k×n` after `op`; leading dimensions are those of the
 /// stored (un-transposed) row-major matrices.
+///
+/// With `threads > 1` (default: the engine's thread count) a product of more than 2^18
+/// multiply-adds is split into that many blocks of rows of `C` (or of columns, when `C` is
+/// wider than tall), each computed by single-threaded OpenBLAS concurrently. Every element
+/// of `C` is computed by the same kernel over the whole of `k` whatever the split. Callers
+/// already running in parallel pass `threads: 1`.
 @inline(__always)
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = EngineThreads.current) {
     if m == 0 || n == 0 { return }
     if k == 0 {
         // BLAS may skip scaling C when k = 0: do it here.
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
+    // Blocks of at least `unit` rows (columns), a multiple of the SGEMM kernels' unrolling.
+    let unit = 32
+    let splitRows = m >= n
+    let extent = splitRows ? m : n
+    let parts = min(threads, extent / unit)
+    if parts <= 1 || m * n * k <= 1 << 18 {
+        sgemmSingle(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    WorkerPool.shared.run(count: parts, threads: parts) { p in
+        let lo = (extent * p / parts) / unit * unit
+        let hi = p == parts - 1 ? extent : (extent * (p + 1) / parts) / unit * unit
+        if hi <= lo { return }
+        if splitRows {
+            sgemmSingle(transA, transB, hi - lo, n, k, alpha, transA ? a + lo : a + lo * lda, lda, b, ldb,
+                        beta, c + lo * ldc, ldc)
+        } else {
+            sgemmSingle(transA, transB, m, hi - lo, k, alpha, a, lda, transB ? b + lo * ldb : b + lo, ldb,
+                        beta, c + lo, ldc)
+        }
+    }
+}
+
+@inline(__always)
+func sgemmSingle(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

@@ -1,13 +1,29 @@
 import CBLAS
 import Foundation
 
-/// The BLAS thread count: set explicitly (CLI `--threads`, or `MOEBENCH_THREADS`), and
+/// The engine's thread count: set explicitly (CLI `--threads`, or `MOEBENCH_THREADS`), and
 /// recorded with every result.
+///
+/// The engine partitions its work itself: OpenBLAS runs single-threaded in whichever thread
+/// calls it, and `sgemm` splits a large product into row (or column) blocks computed
+/// concurrently, one per engine thread, while the MoE dispatch runs whole experts
+/// concurrently. OpenBLAS's own worker threads would otherwise busy-wait between calls
+/// (about 2^28 cycles each time) on the cores the engine's elementwise kernels need.
 public enum EngineThreads {
-    /// Sets OpenBLAS's thread count. Results are bit-identical only for the same count.
+    /// OpenBLAS's default thread count at load (`OPENBLAS_NUM_THREADS`, else the core
+    /// count); read once, after which OpenBLAS is set to one thread.
+    private static let initial: Int = {
+        let n = max(1, Int(openblas_get_num_threads()))
+        openblas_set_num_threads(1)
+        return n
+    }()
+    nonisolated(unsafe) private static var chosen: Int? = nil
+
+    /// Sets the engine's thread count. Results are bit-identical only for the same count.
     public static func set(_ n: Int) {
         precondition(n >= 1, "thread count must be at least 1")
-        openblas_set_num_threads(Int32(n))
+        _ = initial
+        chosen = n
     }
 
     /// Applies `MOEBENCH_THREADS` when set; otherwise leaves OpenBLAS's own default.
@@ -20,7 +36,16 @@ public enum EngineThreads {
         return current
     }
 
-    public static var current: Int { Int(openblas_get_num_threads()) }
+    /// The engine's thread count (OpenBLAS itself then runs single-threaded).
+    public static var current: Int { chosen ?? initial }
+
+    /// Runs `body` with OpenBLAS's own threading at the engine's thread count (for the
+    /// benchmark's raw `cblas_sgemm` reference), then returns OpenBLAS to one thread.
+    public static func withOpenBLASThreads<R>(_ body: () throws -> R) rethrows -> R {
+        openblas_set_num_threads(Int32(current))
+        defer { openblas_set_num_threads(1) }
+        return try body()
+    }
 
     /// OpenBLAS's build configuration string (version, kernel, threading).
     public static var blasConfig: String {

@@ -87,6 +87,57 @@ final class DispatchTests: XCTestCase {
         assertClose(y.scalars, naive(x, plan, gates.scalars, w), atol: 2e-5)
     }
 
+    func testExpertSchedule() {
+        // Loads 10, 0, 30, 20 (offsets 0, 10, 10, 40, 60): busiest first, empty experts
+        // skipped; 30 rows of 60 on 2 threads is within the 1.25 x 30 share: concurrent.
+        let s = ExpertSchedule(offsets: [0, 10, 10, 40, 60], threads: 2)
+        XCTAssertEqual(s.order, [2, 3, 0])
+        XCTAssertTrue(s.concurrent)
+        // Ties keep expert order.
+        XCTAssertEqual(ExpertSchedule(offsets: [0, 5, 10, 15], threads: 2).order, [0, 1, 2])
+        // 38 of 60 rows > 37.5: one after the other, each GEMM split across the threads.
+        XCTAssertFalse(ExpertSchedule(offsets: [0, 38, 60], threads: 2).concurrent)
+        XCTAssertTrue(ExpertSchedule(offsets: [0, 37, 60], threads: 2).concurrent)
+        // One thread, or a single expert with rows: never concurrent.
+        XCTAssertFalse(ExpertSchedule(offsets: [0, 10, 20], threads: 1).concurrent)
+        XCTAssertFalse(ExpertSchedule(offsets: [0, 0, 20, 20], threads: 2).concurrent)
+        XCTAssertEqual(ExpertSchedule(offsets: [0, 0, 0], threads: 2).order, [])
+    }
+
+    func testConcurrentAndSequentialSchedulesMatchTheReference() {
+        // Two threads: a balanced plan runs whole experts concurrently, a plan with one
+        // expert holding most rows runs them one after the other with split GEMMs; both
+        // give the loop-over-experts reference's outputs and gradients.
+        EngineThreads.set(2)
+        var rng = RNG(seed: 11)
+        let T = 300, d = 16, h = 40, E = 4
+        let w = ExpertWeights.initialised(experts: E, d: d, hidden: h, rng: &rng)
+        let x = randomTensor([T, d], &rng)
+        for skewed in [false, true] {
+            let probs = (0..<(T * E)).map { i in skewed && i % E == 0 ? rng.uniform(2, 3) : rng.uniform(0.05, 1) }
+            let plan = skewed ? Gating.top1(probs: probs, tokens: T, experts: E, capacity: T)
+                              : Gating.top2(probs: probs, tokens: T, experts: E, capacity: T)
+            var offsets = [Int](repeating: 0, count: E + 1)
+            for a in plan.assignments where a.kept { offsets[a.expert + 1] += 1 }
+            for e in 0..<E { offsets[e + 1] += offsets[e] }
+            XCTAssertEqual(ExpertSchedule(offsets: offsets).concurrent, !skewed, "skewed \(skewed)")
+            let gates = Tensor(shape: [plan.assignments.count], scalars: plan.assignments.map { _ in rng.uniform(0.1, 1) })
+            let inputs = [x, gates] + w.all
+            var results: [[[Float]]] = []
+            for useReference in [false, true] {
+                for t in inputs { t.requiresGrad = true; t.zeroGrad() }
+                let y = useReference ? dispatchReference(x, plan: plan, gates: gates, weights: w)
+                                     : dispatchExperts(x, plan: plan, gates: gates, weights: w)
+                var seedRNG = RNG(seed: 9)
+                y.backward(seed: randomTensor(y.shape, &seedRNG))
+                results.append([y.scalars] + inputs.map { $0.grad!.scalars })
+            }
+            for (i, name) in ["y", "x", "gates", "w1", "b1", "w2", "b2"].enumerated() {
+                assertClose(results[0][i], results[1][i], atol: 5e-5, rtol: 1e-4, "\(name) skewed \(skewed)")
+            }
+        }
+    }
+
     func testErfAndExpApproximations() {
         var worstErf = 0.0, worstExp = 0.0
         var v: Float = -9

@@ -11,6 +11,37 @@ final class MatMulTests: XCTestCase {
         assertClose(matmul(a, a, transposeA: true), [17, 22, 27, 22, 29, 36, 27, 36, 45])
     }
 
+    func testSgemmSplitAcrossThreadsMatchesFloat64() {
+        // Products above 2^18 multiply-adds are split into row blocks (taller than wide) or
+        // column blocks (wider than tall); every transpose combination, alpha and beta.
+        var rng = RNG(seed: 4)
+        for (m, n, k) in [(100, 70, 64), (40, 300, 50), (33, 33, 300)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let a = randomTensor(ta ? [k, m] : [m, k], &rng), b = randomTensor(tb ? [n, k] : [k, n], &rng)
+                    let c0 = randomTensor([m, n], &rng)
+                    let A = a.scalars, B = b.scalars, C0 = c0.scalars
+                    var expected = [Float](repeating: 0, count: m * n)
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var s = 0.0
+                            for p in 0..<k {
+                                s += Double(ta ? A[p * m + i] : A[i * k + p]) * Double(tb ? B[j * k + p] : B[p * n + j])
+                            }
+                            expected[i * n + j] = Float(1.5 * s + 0.5 * Double(C0[i * n + j]))
+                        }
+                    }
+                    for threads in [1, 2, 3] {
+                        let c = Tensor(shape: [m, n], scalars: C0)
+                        sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1.5, a: a.data, lda: ta ? m : k,
+                              b: b.data, ldb: tb ? k : n, beta: 0.5, c: c.data, ldc: n, threads: threads)
+                        assertClose(c.scalars, expected, atol: 1e-4, rtol: 1e-4, "m\(m) n\(n) k\(k) ta\(ta) tb\(tb) threads \(threads)")
+                    }
+                }
+            }
+        }
+    }
+
     func testMatmulGradients() {
         var rng = RNG(seed: 1)
         for (m, k, n) in [(1, 1, 1), (3, 5, 2), (4, 1, 7), (2, 6, 3)] {
