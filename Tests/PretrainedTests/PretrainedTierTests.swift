@@ -174,7 +174,10 @@ final class PretrainedTierTests: XCTestCase {
         XCTAssertFalse(tier.methods.isEmpty)
         for m in tier.methods { XCTAssertTrue(RoutedPretrainedClassifier.methods.contains(suite.method(m)!.method), m) }
         let cells = try expandGrid(suite: suite, tierName: "pretrained")
-        XCTAssertEqual(cells.count, tier.tasks.count * tier.methods.count * tier.seeds.count)
+        // The tier's methods plus the same-size from-scratch baseline.
+        XCTAssertTrue(spec.scratchBaseline)
+        XCTAssertEqual(cells.count, tier.tasks.count * (tier.methods.count + 1) * tier.seeds.count)
+        XCTAssertEqual(cells.filter { PretrainedSpec.isScratch($0.config.method) }.count, tier.tasks.count * tier.seeds.count)
         XCTAssertTrue(cells.allSatisfy { $0.config.pretrained == spec })
         // The other tiers' configurations carry no pretrained key (their hashes are unchanged).
         for name in ["smoke", "proxy"] {
