@@ -39,6 +39,22 @@ final class DispatchTests: XCTestCase {
         return (x, plan, gates, w)
     }
 
+    /// Outputs and gradients (x, gates, w1, b1, w2, b2) of `dispatchExperts` and of
+    /// `dispatchReference` for the same random output gradient.
+    func fusedAndReference(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _ w: ExpertWeights) -> [[[Float]]] {
+        let inputs = [x, gates] + w.all
+        var results: [[[Float]]] = []
+        for useReference in [false, true] {
+            for t in inputs { t.requiresGrad = true; t.zeroGrad() }
+            let y = useReference ? dispatchReference(x, plan: plan, gates: gates, weights: w)
+                                 : dispatchExperts(x, plan: plan, gates: gates, weights: w)
+            var rng = RNG(seed: 9)
+            y.backward(seed: randomTensor(y.shape, &rng))
+            results.append([y.scalars] + inputs.map { $0.grad!.scalars })
+        }
+        return results
+    }
+
     func testForwardMatchesPerAssignmentLoop() {
         let (x, plan, gates, w) = makeCase(T: 13, d: 6, h: 10, E: 4, seed: 1)
         XCTAssertGreaterThan(plan.droppedCount, 0)
@@ -122,16 +138,7 @@ final class DispatchTests: XCTestCase {
             for e in 0..<E { offsets[e + 1] += offsets[e] }
             XCTAssertEqual(ExpertSchedule(offsets: offsets).concurrent, !skewed, "skewed \(skewed)")
             let gates = Tensor(shape: [plan.assignments.count], scalars: plan.assignments.map { _ in rng.uniform(0.1, 1) })
-            let inputs = [x, gates] + w.all
-            var results: [[[Float]]] = []
-            for useReference in [false, true] {
-                for t in inputs { t.requiresGrad = true; t.zeroGrad() }
-                let y = useReference ? dispatchReference(x, plan: plan, gates: gates, weights: w)
-                                     : dispatchExperts(x, plan: plan, gates: gates, weights: w)
-                var seedRNG = RNG(seed: 9)
-                y.backward(seed: randomTensor(y.shape, &seedRNG))
-                results.append([y.scalars] + inputs.map { $0.grad!.scalars })
-            }
+            let results = fusedAndReference(x, plan, gates, w)
             for (i, name) in ["y", "x", "gates", "w1", "b1", "w2", "b2"].enumerated() {
                 assertClose(results[0][i], results[1][i], atol: 5e-5, rtol: 1e-4, "\(name) skewed \(skewed)")
             }
@@ -158,16 +165,7 @@ final class DispatchTests: XCTestCase {
     func testFusedPathEqualsLoopOverExpertsReference() {
         let (x, plan, gates, w) = makeCase(T: 40, d: 6, h: 12, E: 5, seed: 6)
         XCTAssertGreaterThan(plan.droppedCount, 0)
-        let inputs = [x, gates] + w.all
-        var results: [[[Float]]] = []
-        for useReference in [false, true] {
-            for t in inputs { t.requiresGrad = true; t.zeroGrad() }
-            let y = useReference ? dispatchReference(x, plan: plan, gates: gates, weights: w)
-                                 : dispatchExperts(x, plan: plan, gates: gates, weights: w)
-            var rng = RNG(seed: 9)
-            y.backward(seed: randomTensor(y.shape, &rng))
-            results.append([y.scalars] + inputs.map { $0.grad!.scalars })
-        }
+        let results = fusedAndReference(x, plan, gates, w)
         let names = ["y", "x", "gates", "w1", "b1", "w2", "b2"]
         for i in 0..<names.count {
             assertClose(results[0][i], results[1][i], atol: 2e-5, rtol: 1e-4, names[i])
