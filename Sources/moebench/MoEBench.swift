@@ -36,7 +36,7 @@ struct MoEBench: ParsableCommand {
 
 /// Options every compute command shares.
 struct EngineOptions: ParsableArguments {
-    @Option(name: .long, help: "OpenBLAS threads (default: MOEBENCH_THREADS, else OpenBLAS's own default).")
+    @Option(name: .long, help: "Engine threads (default: MOEBENCH_THREADS, else OpenBLAS's default: OPENBLAS_NUM_THREADS or the core count).")
     var threads: Int?
 
     func apply() throws {
