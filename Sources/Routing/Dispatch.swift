@@ -81,16 +81,6 @@ public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weigh
     }
 }
 
-/// Runs `body(lo, hi)` over `0..<n` split into at most `threads` contiguous chunks of at
-/// least `grain` items, concurrently; inline when one chunk suffices.
-@inline(__always) func parallelChunks(_ n: Int, grain: Int, threads: Int = EngineThreads.current, _ body: (Int, Int) -> Void) {
-    let chunks = min(threads, n / max(grain, 1))
-    if chunks <= 1 { if n > 0 { body(0, n) }; return }
-    WorkerPool.shared.run(count: chunks, threads: chunks) { c in
-        body(c * n / chunks, (c + 1) * n / chunks)
-    }
-}
-
 /// How the experts of one dispatch share the engine's threads: whole experts run
 /// concurrently, each on one thread with single-threaded GEMMs and its elementwise passes
 /// on its own rows (no synchronisation between the GEMMs of an expert, its buffers stay in
@@ -168,13 +158,13 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
     rowToken.withUnsafeBufferPointer { tok in
         schedule.run { e, threads in
             let o = offsets[e], n = offsets[e + 1] - o
-            parallelChunks(n, grain: 256, threads: threads) { lo, hi in
+            parallelRanges(n, grain: 256, threads: threads) { lo, hi in
                 for r in (o + lo)..<(o + hi) { (pxs + r * d).update(from: px + tok[r] * d, count: d) }
             }
             sgemm(transA: false, transB: false, m: n, n: h, k: d, a: pxs + o * d, lda: d,
                   b: pw1 + e * d * h, ldb: h, beta: 0, c: pz + o * h, ldc: h, threads: threads)
             let b = pb1 + e * h
-            parallelChunks(n, grain: 16, threads: threads) { lo, hi in
+            parallelRanges(n, grain: 16, threads: threads) { lo, hi in
                 for r in (o + lo)..<(o + hi) {
                     let zr = pz + r * h, ar = pa + r * h
                     for j in 0..<h { zr[j] += b[j] }
@@ -188,7 +178,7 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
     // Second bias and the weighted combine, token by token (no write conflicts).
     plan.assignments.withUnsafeBufferPointer { asg in
         assignRow.withUnsafeBufferPointer { arow in
-            parallelChunks(T, grain: 64) { lo, hi in
+            parallelRanges(T, grain: 64) { lo, hi in
                 for t in lo..<hi {
                     let dst = po + t * d
                     for j in 0..<d { dst[j] = 0 }
@@ -225,7 +215,7 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
                 schedule.run { e, threads in
                     let o = offsets[e], n = offsets[e + 1] - o
                     // d gate_a = <dL/dout_t, expert output of a>, and gy = gate · dL/dout_t.
-                    parallelChunks(n, grain: 256, threads: threads) { lo, hi in
+                    parallelRanges(n, grain: 256, threads: threads) { lo, hi in
                         for r in (o + lo)..<(o + hi) {
                             let gt = gOut + tok[r] * d
                             if let gg {
@@ -249,7 +239,7 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
                     if let gb2 { columnSums(gyr, rows: n, cols: d, into: gb2 + e * d, threads: threads) }
                     sgemm(transA: false, transB: true, m: n, n: h, k: d, a: gyr, lda: d, b: pw2 + e * h * d, ldb: d,
                           beta: 0, c: gar, ldc: h, threads: threads)
-                    parallelChunks(n * h, grain: 16384, threads: threads) { lo, hi in for i in lo..<hi { gar[i] *= zr[i] } }
+                    parallelRanges(n * h, grain: 16384, threads: threads) { lo, hi in for i in lo..<hi { gar[i] *= zr[i] } }
                     if let gw1 {
                         sgemm(transA: true, transB: false, m: d, n: h, k: n, a: pxs + o * d, lda: d, b: gar, ldb: h,
                               beta: 1, c: gw1 + e * d * h, ldc: h, threads: threads)
@@ -276,7 +266,7 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
         }
         if let gx, let pgy {
             assignRow.withUnsafeBufferPointer { arow in
-                parallelChunks(T, grain: 64) { lo, hi in
+                parallelRanges(T, grain: 64) { lo, hi in
                     for t in lo..<hi {
                         let dst = gx + t * d
                         for a in tokenOffsets[t]..<tokenOffsets[t + 1] where arow[a] >= 0 {
@@ -291,18 +281,6 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
         Flops.add(flops)
     }
     return out
-}
-
-/// `sums[j] += sum_r m[r, j]` for a row-major `rows × cols` block, split by columns across
-/// threads.
-@inline(__always) func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>,
-                                  threads: Int = EngineThreads.current) {
-    parallelChunks(cols, grain: rows * cols >= 65536 ? 64 : cols, threads: threads) { lo, hi in
-        for r in 0..<rows {
-            let row = m + r * cols
-            for j in lo..<hi { sums[j] += row[j] }
-        }
-    }
 }
 
 /// The plain loop-over-experts reference of `dispatchExperts`, built from the engine's

@@ -36,6 +36,9 @@ import Foundation
 /// - backward: `2·N·dh` for `dV` when `v` needs a gradient; when `q` or `k` needs one,
 ///   `2·N·dh` for `dP` plus `4·N` for the softmax backward (product, row sum, subtract,
 ///   multiply per score), then `2·N·dh` each for `dQ` and `dK` as needed.
+/// Multiply-adds of (batch element, head) pairs below which attention stays on one thread.
+let attentionGrain = 1 << 17
+
 public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, keyMask: [Bool]? = nil) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.rank == 3,
                  "attention needs q, k, v of rank 3 [B, T, d], got \(q.shape), \(k.shape), \(v.shape)")
@@ -51,14 +54,19 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, keyMask
     let scores = Tq * Tk
     let needsGrad = Autograd.needsGrad(q, k, v)
 
-    // P: [B, heads, Tq, Tk] when kept for backward, else one [Tq, Tk] scratch block.
-    let probs = TensorStorage(count: needsGrad ? B * heads * scores : scores, zeroed: false)
+    // P: [B, heads, Tq, Tk] when kept for backward, else one [Tq, Tk] scratch block per
+    // thread.
+    let probs = TensorStorage(count: needsGrad ? B * heads * scores : 0, zeroed: false)
     let out = Tensor(uninitialized: [B, Tq, d])
     let qp = q.data, kp = k.data, vp = v.data, op = out.data
+    // The (batch element, head) pairs are independent: split them across the threads.
+    let pairGrain = max(1, attentionGrain / max(1, scores * dh))
 
-    for b in 0..<B {
-        for h in 0..<heads {
-            let p = probs.base + (needsGrad ? (b * heads + h) * scores : 0)
+    parallelRanges(B * heads, grain: pairGrain) { lo, hi in
+        let scratch = TensorStorage(count: needsGrad ? 0 : scores, zeroed: false)
+        for bh in lo..<hi {
+            let b = bh / heads, h = bh % heads
+            let p = needsGrad ? probs.base + bh * scores : scratch.base
             let qbh = qp + b * Tq * d + h * dh      // [Tq, dh], row stride d
             let kbh = kp + b * Tk * d + h * dh      // [Tk, dh], row stride d
             let vbh = vp + b * Tk * d + h * dh      // [Tk, dh], row stride d
@@ -78,21 +86,29 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, keyMask
         Autograd.record(out) {
             let g = out.gradStorage!.base
             let needQK = q.requiresGrad || k.requiresGrad
-            let gq = q.requiresGrad ? q.gradPointer() : nil
-            let gk = k.requiresGrad ? k.gradPointer() : nil
-            let gv = v.requiresGrad ? v.gradPointer() : nil
-            // dP / dS scratch: [Tq, Tk]
-            let dS = TensorStorage(count: needQK ? scores : 0, zeroed: false)
-            for b in 0..<B {
-                for h in 0..<heads {
-                    let p = probs.base + (b * heads + h) * scores
+            // Every (b, h) slice of dQ, dK and dV is written by exactly one GEMM below, so
+            // fresh gradient buffers are assigned (beta 0) rather than zero-filled; unless
+            // two of q, k, v are one tensor, whose slices then take two GEMMs.
+            let distinct = q !== k && k !== v && q !== v
+            func destination(_ t: Tensor) -> (base: UnsafeMutablePointer<Float>, accumulate: Bool)? {
+                guard t.requiresGrad else { return nil }
+                return distinct ? t.gradForWrite() : (t.gradPointer(), true)
+            }
+            let gq = destination(q), gk = destination(k), gv = destination(v)
+            parallelRanges(B * heads, grain: pairGrain) { lo, hi in
+                // dP / dS scratch: [Tq, Tk]
+                let dS = TensorStorage(count: needQK ? scores : 0, zeroed: false)
+                for bh in lo..<hi {
+                    let b = bh / heads, h = bh % heads
+                    let p = probs.base + bh * scores
                     let off = h * dh
                     let gbh = g + b * Tq * d + off                 // dO_bh [Tq, dh], stride d
                     let qbh = qp + b * Tq * d + off, kbh = kp + b * Tk * d + off, vbh = vp + b * Tk * d + off
                     if let gv {
                         // dV += Pᵀ G  [Tk, dh]
                         sgemm(transA: true, transB: false, m: Tk, n: dh, k: Tq,
-                              a: p, lda: Tk, b: gbh, ldb: d, beta: 1, c: gv + b * Tk * d + off, ldc: d)
+                              a: p, lda: Tk, b: gbh, ldb: d, beta: gv.accumulate ? 1 : 0,
+                              c: gv.base + b * Tk * d + off, ldc: d)
                     }
                     guard needQK else { continue }
                     let ds = dS.base
@@ -109,12 +125,14 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, keyMask
                     if let gq {
                         // dQ += scale · dS K  [Tq, dh]
                         sgemm(transA: false, transB: false, m: Tq, n: dh, k: Tk, alpha: scale,
-                              a: ds, lda: Tk, b: kbh, ldb: d, beta: 1, c: gq + b * Tq * d + off, ldc: d)
+                              a: ds, lda: Tk, b: kbh, ldb: d, beta: gq.accumulate ? 1 : 0,
+                              c: gq.base + b * Tq * d + off, ldc: d)
                     }
                     if let gk {
                         // dK += scale · dSᵀ Q  [Tk, dh]
                         sgemm(transA: true, transB: false, m: Tk, n: dh, k: Tq, alpha: scale,
-                              a: ds, lda: Tk, b: qbh, ldb: d, beta: 1, c: gk + b * Tk * d + off, ldc: d)
+                              a: ds, lda: Tk, b: qbh, ldb: d, beta: gk.accumulate ? 1 : 0,
+                              c: gk.base + b * Tk * d + off, ldc: d)
                     }
                 }
             }

@@ -46,7 +46,8 @@ public enum Autograd {
 
     /// Records `backward` for `output`. Call only when `needsGrad` is true. The closure
     /// runs with `output.gradStorage` set; it must add (not assign) into the inputs'
-    /// `gradPointer()` for inputs with `requiresGrad`.
+    /// `gradPointer()` for inputs with `requiresGrad`, or, when it writes every element,
+    /// assign into a fresh `gradForWrite()` buffer.
     public static func record(_ output: Tensor, backward: @escaping () -> Void) {
         output.requiresGrad = true
         output.hasGradFn = true

@@ -28,9 +28,9 @@ public func dropout(_ x: Tensor, p: Float, rng: inout RNG, training: Bool) -> Te
     Flops.add(n)
     if needs {
         Autograd.record(out) {
-            let g = out.gradStorage!.base, gx = x.gradPointer()
+            let g = out.gradStorage!.base, gx = x.gradForWrite()
             let pm = mask.base   // the closure keeps the mask alive
-            for i in 0..<n { gx[i] += g[i] * pm[i] }
+            parallelRanges(n, grain: elementwiseGrain) { lo, hi in writeGrad(gx, lo, hi) { g[$0] * pm[$0] } }
             Flops.add(n)
         }
     }

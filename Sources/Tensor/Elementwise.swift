@@ -55,6 +55,20 @@ func forEachBroadcastRow(_ outShape: [Int], _ sa: [Int], _ sb: [Int],
 
 enum BinaryKind { case add, sub, mul, div }
 
+/// `dst[i] += v(i)` for `i` in `lo..<hi`, or `dst[i] = v(i)` when `dst` came from
+/// `gradForWrite()` fresh (`accumulate == false`); nothing when `dst` is nil.
+@inline(__always)
+func writeGrad(_ dst: (base: UnsafeMutablePointer<Float>, accumulate: Bool)?, _ lo: Int, _ hi: Int,
+               _ v: (Int) -> Float) {
+    guard let dst else { return }
+    let p = dst.base
+    if dst.accumulate {
+        for i in lo..<hi { p[i] += v(i) }
+    } else {
+        for i in lo..<hi { p[i] = v(i) }
+    }
+}
+
 func binaryOp(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind) -> Tensor {
     guard let outShape = broadcastShape(a.shape, b.shape) else {
         preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
@@ -63,12 +77,13 @@ func binaryOp(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind) -> Tensor {
     let pa = a.data, pb = b.data, po = out.data
     let sameShape = a.shape == b.shape
     if sameShape {
-        let n = out.count
-        switch kind {
-        case .add: for i in 0..<n { po[i] = pa[i] + pb[i] }
-        case .sub: for i in 0..<n { po[i] = pa[i] - pb[i] }
-        case .mul: for i in 0..<n { po[i] = pa[i] * pb[i] }
-        case .div: for i in 0..<n { po[i] = pa[i] / pb[i] }
+        parallelRanges(out.count, grain: elementwiseGrain) { lo, hi in
+            switch kind {
+            case .add: for i in lo..<hi { po[i] = pa[i] + pb[i] }
+            case .sub: for i in lo..<hi { po[i] = pa[i] - pb[i] }
+            case .mul: for i in lo..<hi { po[i] = pa[i] * pb[i] }
+            case .div: for i in lo..<hi { po[i] = pa[i] / pb[i] }
+            }
         }
     } else {
         let sa = broadcastStrides(a.shape, to: outShape), sb = broadcastStrides(b.shape, to: outShape)
@@ -86,25 +101,30 @@ func binaryOp(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind) -> Tensor {
     if Autograd.needsGrad(a, b) {
         Autograd.record(out) {
             let g = out.gradStorage!.base
-            let ga: UnsafeMutablePointer<Float>? = a.requiresGrad ? a.gradPointer() : nil
-            let gb: UnsafeMutablePointer<Float>? = b.requiresGrad ? b.gradPointer() : nil
             if sameShape {
-                let n = out.count
-                switch kind {
-                case .add:
-                    if let ga { for i in 0..<n { ga[i] += g[i] } }
-                    if let gb { for i in 0..<n { gb[i] += g[i] } }
-                case .sub:
-                    if let ga { for i in 0..<n { ga[i] += g[i] } }
-                    if let gb { for i in 0..<n { gb[i] -= g[i] } }
-                case .mul:
-                    if let ga { for i in 0..<n { ga[i] += g[i] * pb[i] } }
-                    if let gb { for i in 0..<n { gb[i] += g[i] * pa[i] } }
-                case .div:
-                    if let ga { for i in 0..<n { ga[i] += g[i] / pb[i] } }
-                    if let gb { for i in 0..<n { gb[i] -= g[i] * pa[i] / (pb[i] * pb[i]) } }
+                // Every element of both gradients is written: assign into fresh buffers.
+                // (When a and b are one tensor, b's pass adds after a's assigns, per chunk.)
+                let ga = a.requiresGrad ? a.gradForWrite() : nil
+                let gb = b.requiresGrad ? b.gradForWrite() : nil
+                parallelRanges(out.count, grain: elementwiseGrain) { lo, hi in
+                    switch kind {
+                    case .add:
+                        writeGrad(ga, lo, hi) { g[$0] }
+                        writeGrad(gb, lo, hi) { g[$0] }
+                    case .sub:
+                        writeGrad(ga, lo, hi) { g[$0] }
+                        writeGrad(gb, lo, hi) { -g[$0] }
+                    case .mul:
+                        writeGrad(ga, lo, hi) { g[$0] * pb[$0] }
+                        writeGrad(gb, lo, hi) { g[$0] * pa[$0] }
+                    case .div:
+                        writeGrad(ga, lo, hi) { g[$0] / pb[$0] }
+                        writeGrad(gb, lo, hi) { -(g[$0] * pa[$0] / (pb[$0] * pb[$0])) }
+                    }
                 }
             } else {
+                let ga: UnsafeMutablePointer<Float>? = a.requiresGrad ? a.gradPointer() : nil
+                let gb: UnsafeMutablePointer<Float>? = b.requiresGrad ? b.gradPointer() : nil
                 let sa = broadcastStrides(a.shape, to: outShape), sb = broadcastStrides(b.shape, to: outShape)
                 forEachBroadcastRow(outShape, sa, sb) { o, ao, bo, n, as_, bs in
                     let x = pa + ao, y = pb + bo, gz = g + o
@@ -146,12 +166,20 @@ public func unaryOp(_ x: Tensor, _ f: (Float) -> Float,
                     derivative df: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
     let px = x.data, po = out.data
-    for i in 0..<x.count { po[i] = f(px[i]) }
+    parallelRanges(x.count, grain: elementwiseGrain) { lo, hi in
+        for i in lo..<hi { po[i] = f(px[i]) }
+    }
     Flops.add(x.count)
     if Autograd.needsGrad(x) {
         Autograd.record(out) {
-            let g = out.gradStorage!.base, gx = x.gradPointer()
-            for i in 0..<x.count { gx[i] += g[i] * df(px[i], po[i]) }
+            let g = out.gradStorage!.base, (gx, acc) = x.gradForWrite()
+            parallelRanges(x.count, grain: elementwiseGrain) { lo, hi in
+                if acc {
+                    for i in lo..<hi { gx[i] += g[i] * df(px[i], po[i]) }
+                } else {
+                    for i in lo..<hi { gx[i] = g[i] * df(px[i], po[i]) }
+                }
+            }
             Flops.add(2 * x.count)
         }
     }

@@ -26,43 +26,57 @@ public func layerNorm(_ x: Tensor, _ gamma: Tensor, _ beta: Tensor, eps: Float =
     let stats = TensorStorage(count: needs ? 2 * rows : 0, zeroed: false)
     let px = x.data, po = out.data, pg = gamma.data, pb = beta.data, ps = stats.base
     let invN = 1 / Float(n)
-    for r in 0..<rows {
-        let row = px + r * n, orow = po + r * n
-        var s: Float = 0
-        for j in 0..<n { s += row[j] }
-        let mu = s * invN
-        var v: Float = 0
-        for j in 0..<n { let d = row[j] - mu; v += d * d }
-        let rstd = 1 / (v * invN + eps).squareRoot()
-        for j in 0..<n { orow[j] = (row[j] - mu) * rstd * pg[j] + pb[j] }
-        if needs { ps[r] = mu; ps[rows + r] = rstd }
+    parallelRanges(rows, grain: max(1, elementwiseGrain / max(n, 1))) { lo, hi in
+        for r in lo..<hi {
+            let row = px + r * n, orow = po + r * n
+            var s: Float = 0
+            for j in 0..<n { s += row[j] }
+            let mu = s * invN
+            var v: Float = 0
+            for j in 0..<n { let d = row[j] - mu; v += d * d }
+            let rstd = 1 / (v * invN + eps).squareRoot()
+            for j in 0..<n { orow[j] = (row[j] - mu) * rstd * pg[j] + pb[j] }
+            if needs { ps[r] = mu; ps[rows + r] = rstd }
+        }
     }
     Flops.add(8 * x.count)
     if needs {
         Autograd.record(out) {
             let g = out.gradStorage!.base
             let ps = stats.base   // the closure keeps the saved statistics alive
-            let gx: UnsafeMutablePointer<Float>? = x.requiresGrad ? x.gradPointer() : nil
             let gg: UnsafeMutablePointer<Float>? = gamma.requiresGrad ? gamma.gradPointer() : nil
             let gb: UnsafeMutablePointer<Float>? = beta.requiresGrad ? beta.gradPointer() : nil
-            for r in 0..<rows {
-                let row = px + r * n, grow = g + r * n
-                let mu = ps[r], rstd = ps[rows + r]
-                var sumD: Float = 0, sumDX: Float = 0
-                for j in 0..<n {
-                    let xh = (row[j] - mu) * rstd
-                    let d = grow[j] * pg[j]
-                    sumD += d
-                    sumDX += d * xh
+            // dγ and dβ: every column summed over the rows in order, columns split across
+            // threads.
+            if gg != nil || gb != nil {
+                parallelRanges(n, grain: rows * n >= elementwiseGrain ? 16 : n) { lo, hi in
+                    for r in 0..<rows {
+                        let row = px + r * n, grow = g + r * n
+                        let mu = ps[r], rstd = ps[rows + r]
+                        if let gg { for j in lo..<hi { gg[j] += grow[j] * (row[j] - mu) * rstd } }
+                        if let gb { for j in lo..<hi { gb[j] += grow[j] } }
+                    }
                 }
-                if let gg { for j in 0..<n { gg[j] += grow[j] * (row[j] - mu) * rstd } }
-                if let gb { for j in 0..<n { gb[j] += grow[j] } }
-                if let gx {
-                    let meanD = sumD * invN, meanDX = sumDX * invN
-                    let dst = gx + r * n
-                    for j in 0..<n {
-                        let xh = (row[j] - mu) * rstd
-                        dst[j] += rstd * (grow[j] * pg[j] - meanD - xh * meanDX)
+            }
+            // dx: rows split across threads.
+            if x.requiresGrad {
+                let (gx, acc) = x.gradForWrite()
+                parallelRanges(rows, grain: max(1, elementwiseGrain / max(n, 1))) { lo, hi in
+                    for r in lo..<hi {
+                        let row = px + r * n, grow = g + r * n
+                        let mu = ps[r], rstd = ps[rows + r]
+                        var sumD: Float = 0, sumDX: Float = 0
+                        for j in 0..<n {
+                            let xh = (row[j] - mu) * rstd
+                            let d = grow[j] * pg[j]
+                            sumD += d
+                            sumDX += d * xh
+                        }
+                        let meanD = sumD * invN, meanDX = sumDX * invN
+                        writeGrad((gx + r * n, acc), 0, n) { j in
+                            let xh = (row[j] - mu) * rstd
+                            return rstd * (grow[j] * pg[j] - meanD - xh * meanDX)
+                        }
                     }
                 }
             }

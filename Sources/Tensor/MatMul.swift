@@ -84,28 +84,30 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
             Autograd.record(out) {
                 let g = out.gradStorage!.base
                 if a.requiresGrad {
-                    let ga = a.gradPointer()
+                    let (ga, acc) = a.gradForWrite()
+                    let beta: Float = acc ? 1 : 0
                     if transposeA {
                         // A is [k, m]: dA = op(B) · dCᵀ
                         sgemm(transA: transposeB, transB: true, m: k, n: m, k: n,
-                              a: b.data, lda: bCols, b: g, ldb: n, beta: 1, c: ga, ldc: m)
+                              a: b.data, lda: bCols, b: g, ldb: n, beta: beta, c: ga, ldc: m)
                     } else {
                         // dA = dC · op(B)ᵀ
                         sgemm(transA: false, transB: !transposeB, m: rows, n: k, k: n,
-                              a: g, lda: n, b: b.data, ldb: bCols, beta: 1, c: ga, ldc: k)
+                              a: g, lda: n, b: b.data, ldb: bCols, beta: beta, c: ga, ldc: k)
                     }
                     Flops.add(2 * rows * n * k)
                 }
                 if b.requiresGrad {
-                    let gb = b.gradPointer()
+                    let (gb, acc) = b.gradForWrite()
+                    let beta: Float = acc ? 1 : 0
                     if transposeB {
                         // B is [n, k]: dB = dCᵀ · op(A)
                         sgemm(transA: true, transB: transposeA, m: n, n: k, k: rows,
-                              a: g, lda: n, b: a.data, ldb: aCols, beta: 1, c: gb, ldc: k)
+                              a: g, lda: n, b: a.data, ldb: aCols, beta: beta, c: gb, ldc: k)
                     } else {
                         // dB = op(A)ᵀ · dC
                         sgemm(transA: !transposeA, transB: false, m: k, n: n, k: rows,
-                              a: a.data, lda: aCols, b: g, ldb: n, beta: 1, c: gb, ldc: n)
+                              a: a.data, lda: aCols, b: g, ldb: n, beta: beta, c: gb, ldc: n)
                     }
                     Flops.add(2 * rows * n * k)
                 }
@@ -129,29 +131,31 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         Autograd.record(out) {
             let g = out.gradStorage!.base
             if a.requiresGrad {
-                let ga = a.gradPointer()
+                let (ga, acc) = a.gradForWrite()
+                let beta: Float = acc ? 1 : 0
                 for i in 0..<batch {
                     let gi = g + i * cStride, bi = b.data + i * bStride, gai = ga + i * aStride
                     if transposeA {
                         sgemm(transA: transposeB, transB: true, m: k, n: m, k: n,
-                              a: bi, lda: bCols, b: gi, ldb: n, beta: 1, c: gai, ldc: m)
+                              a: bi, lda: bCols, b: gi, ldb: n, beta: beta, c: gai, ldc: m)
                     } else {
                         sgemm(transA: false, transB: !transposeB, m: m, n: k, k: n,
-                              a: gi, lda: n, b: bi, ldb: bCols, beta: 1, c: gai, ldc: k)
+                              a: gi, lda: n, b: bi, ldb: bCols, beta: beta, c: gai, ldc: k)
                     }
                 }
                 Flops.add(2 * batch * m * n * k)
             }
             if b.requiresGrad {
-                let gb = b.gradPointer()
+                let (gb, acc) = b.gradForWrite()
+                let beta: Float = acc ? 1 : 0
                 for i in 0..<batch {
                     let gi = g + i * cStride, ai = a.data + i * aStride, gbi = gb + i * bStride
                     if transposeB {
                         sgemm(transA: true, transB: transposeA, m: n, n: k, k: m,
-                              a: gi, lda: n, b: ai, ldb: aCols, beta: 1, c: gbi, ldc: k)
+                              a: gi, lda: n, b: ai, ldb: aCols, beta: beta, c: gbi, ldc: k)
                     } else {
                         sgemm(transA: !transposeA, transB: false, m: k, n: n, k: m,
-                              a: ai, lda: aCols, b: gi, ldb: n, beta: 1, c: gbi, ldc: n)
+                              a: ai, lda: aCols, b: gi, ldb: n, beta: beta, c: gbi, ldc: n)
                     }
                 }
                 Flops.add(2 * batch * m * n * k)
@@ -183,21 +187,19 @@ public func linear(_ x: Tensor, _ w: Tensor, _ bias: Tensor? = nil) -> Tensor {
         Autograd.record(out) {
             let g = out.gradStorage!.base
             if x.requiresGrad {
+                let gx = x.gradForWrite()
                 sgemm(transA: false, transB: true, m: rowsExact, n: inF, k: outF,
-                      a: g, lda: outF, b: w.data, ldb: outF, beta: 1, c: x.gradPointer(), ldc: inF)
+                      a: g, lda: outF, b: w.data, ldb: outF, beta: gx.accumulate ? 1 : 0, c: gx.base, ldc: inF)
                 Flops.add(2 * rowsExact * inF * outF)
             }
             if w.requiresGrad {
+                let gw = w.gradForWrite()
                 sgemm(transA: true, transB: false, m: inF, n: outF, k: rowsExact,
-                      a: x.data, lda: inF, b: g, ldb: outF, beta: 1, c: w.gradPointer(), ldc: outF)
+                      a: x.data, lda: inF, b: g, ldb: outF, beta: gw.accumulate ? 1 : 0, c: gw.base, ldc: outF)
                 Flops.add(2 * rowsExact * inF * outF)
             }
             if let bias, bias.requiresGrad {
-                let gb = bias.gradPointer()
-                for r in 0..<rowsExact {
-                    let row = g + r * outF
-                    for j in 0..<outF { gb[j] += row[j] }
-                }
+                columnSums(g, rows: rowsExact, cols: outF, into: bias.gradPointer())
                 Flops.add(rowsExact * outF)
             }
         }

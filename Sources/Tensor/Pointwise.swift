@@ -28,16 +28,24 @@ extension Tensor {
     ///
     /// `Φ` is evaluated as `½·erfc(−x/√2)` (`normalCDF`), which is the same function but
     /// keeps full relative precision in the negative tail where `1 + erf(·)` would cancel.
-    /// Both loops are branch-free and vectorise.
+    /// Both loops are branch-free and vectorise, and split across the engine's threads.
     public func gelu() -> Tensor {
         let out = Tensor(uninitialized: shape)
         let px = data, po = out.data, n = count
-        for i in 0..<n { let v = px[i]; po[i] = v * normalCDF(v) }
+        parallelRanges(n, grain: elementwiseGrain / 4) { lo, hi in
+            for i in lo..<hi { let v = px[i]; po[i] = v * normalCDF(v) }
+        }
         Flops.add(n)
         if Autograd.needsGrad(self) {
             Autograd.record(out) {
-                let g = out.gradStorage!.base, gx = self.gradPointer()
-                for i in 0..<n { let v = px[i]; gx[i] += g[i] * (normalCDF(v) + v * normalPDF(v)) }
+                let g = out.gradStorage!.base, (gx, acc) = self.gradForWrite()
+                parallelRanges(n, grain: elementwiseGrain / 4) { lo, hi in
+                    if acc {
+                        for i in lo..<hi { let v = px[i]; gx[i] += g[i] * (normalCDF(v) + v * normalPDF(v)) }
+                    } else {
+                        for i in lo..<hi { let v = px[i]; gx[i] = g[i] * (normalCDF(v) + v * normalPDF(v)) }
+                    }
+                }
                 Flops.add(2 * n)
             }
         }

@@ -161,6 +161,19 @@ public final class Tensor {
         return g.base
     }
 
+    /// The gradient buffer for a backward pass that writes every element of it. When no
+    /// gradient has been accumulated yet, the buffer is allocated uninitialised and
+    /// `accumulate` is false: the caller assigns (`=`, or a GEMM with `beta = 0`) instead of
+    /// adding to zeros, which saves the zero fill and one read of the buffer. Otherwise it
+    /// is the existing buffer and `accumulate` is true. Either way the result is the same
+    /// as `gradPointer()` followed by `+=`.
+    public func gradForWrite() -> (base: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        if let g = gradStorage { return (g.base, true) }
+        let g = TensorStorage(count: count, zeroed: false)
+        gradStorage = g
+        return (g.base, false)
+    }
+
     /// Clears the gradient (parameters call this between steps).
     public func zeroGrad() { gradStorage = nil }
 
