@@ -201,20 +201,28 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
         let pxs = xs.base, pz = z.base, pa = act.base, py = y.base, pg = gates.data
         // Gradient buffers are created here, before any concurrent use.
         let gg: UnsafeMutablePointer<Float>? = gates.requiresGrad ? gates.gradPointer() : nil
-        let gw1: UnsafeMutablePointer<Float>? = w.w1.requiresGrad ? w.w1.gradPointer() : nil
+        // The weight gradients are written by GEMMs: into fresh buffers with beta 0 (the
+        // slices of experts without rows zero-filled), or added with beta 1.
+        let gw1 = innerGrad && w.w1.requiresGrad ? w.w1.gradForWrite() : nil
         let gb1: UnsafeMutablePointer<Float>? = w.b1.requiresGrad ? w.b1.gradPointer() : nil
-        let gw2: UnsafeMutablePointer<Float>? = w.w2.requiresGrad ? w.w2.gradPointer() : nil
+        let gw2 = innerGrad && w.w2.requiresGrad ? w.w2.gradForWrite() : nil
         let gb2: UnsafeMutablePointer<Float>? = w.b2.requiresGrad ? w.b2.gradPointer() : nil
         let gx: UnsafeMutablePointer<Float>? = x.requiresGrad ? x.gradPointer() : nil
         // gy: [N, d] gate · dL/dout_t, later dL/dxs; ga: [N, h] dL/d(x W1 + b1).
         let gy = innerGrad ? TensorStorage(count: N * d, zeroed: false) : nil
         let ga = innerGrad ? TensorStorage(count: N * h, zeroed: false) : nil
         let pgy = gy?.base, pga = ga?.base
+        for e in 0..<E where offsets[e + 1] == offsets[e] {
+            if let gw1, !gw1.accumulate { (gw1.base + e * d * h).update(repeating: 0, count: d * h) }
+            if let gw2, !gw2.accumulate { (gw2.base + e * h * d).update(repeating: 0, count: h * d) }
+        }
         rowToken.withUnsafeBufferPointer { tok in
             rowAssign.withUnsafeBufferPointer { ras in
                 schedule.run { e, threads in
                     let o = offsets[e], n = offsets[e + 1] - o
                     // d gate_a = <dL/dout_t, expert output of a>, and gy = gate · dL/dout_t.
+                    // On one thread the b2 sums (in row order, as `columnSums`) ride along.
+                    let gb2Here = threads == 1 && innerGrad ? gb2.map { $0 + e * d } : nil
                     parallelRanges(n, grain: 256, threads: threads) { lo, hi in
                         for r in (o + lo)..<(o + hi) {
                             let gt = gOut + tok[r] * d
@@ -226,7 +234,11 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
                             }
                             if let pgy {
                                 let g = pg[ras[r]], dst = pgy + r * d
-                                for j in 0..<d { dst[j] = g * gt[j] }
+                                if let sums = gb2Here {
+                                    for j in 0..<d { let v = g * gt[j]; dst[j] = v; sums[j] += v }
+                                } else {
+                                    for j in 0..<d { dst[j] = g * gt[j] }
+                                }
                             }
                         }
                     }
@@ -234,17 +246,17 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
                     let gyr = pgy + o * d, gar = pga + o * h, zr = pz + o * h
                     if let gw2 {
                         sgemm(transA: true, transB: false, m: h, n: d, k: n, a: pa + o * h, lda: h, b: gyr, ldb: d,
-                              beta: 1, c: gw2 + e * h * d, ldc: d, threads: threads)
+                              beta: gw2.accumulate ? 1 : 0, c: gw2.base + e * h * d, ldc: d, threads: threads)
                     }
-                    if let gb2 { columnSums(gyr, rows: n, cols: d, into: gb2 + e * d, threads: threads) }
+                    if let gb2, gb2Here == nil { columnSums(gyr, rows: n, cols: d, into: gb2 + e * d, threads: threads) }
                     sgemm(transA: false, transB: true, m: n, n: h, k: d, a: gyr, lda: d, b: pw2 + e * h * d, ldb: d,
                           beta: 0, c: gar, ldc: h, threads: threads)
-                    parallelRanges(n * h, grain: 16384, threads: threads) { lo, hi in for i in lo..<hi { gar[i] *= zr[i] } }
+                    // gar *= gelu', with the b1 sums in the same pass.
+                    scaleColumnSums(gar, by: zr, rows: n, cols: h, into: gb1.map { $0 + e * h }, threads: threads)
                     if let gw1 {
                         sgemm(transA: true, transB: false, m: d, n: h, k: n, a: pxs + o * d, lda: d, b: gar, ldb: h,
-                              beta: 1, c: gw1 + e * d * h, ldc: h, threads: threads)
+                              beta: gw1.accumulate ? 1 : 0, c: gw1.base + e * d * h, ldc: h, threads: threads)
                     }
-                    if let gb1 { columnSums(gar, rows: n, cols: h, into: gb1 + e * h, threads: threads) }
                     if gx != nil {
                         // dL/dxs for this expert's rows, written over its (consumed) gy rows.
                         sgemm(transA: false, transB: true, m: n, n: d, k: h, a: gar, lda: h, b: pw1 + e * d * h, ldb: h,

@@ -31,3 +31,39 @@ public func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sum
         }
     }
 }
+
+/// `m[r, j] *= s[r, j]` over a row-major `rows × cols` block and, when `sums` is given,
+/// `sums[j] += Σ_r m[r, j]` of the scaled values in the same pass (row order, as
+/// `columnSums`). Split by columns across threads.
+@inline(__always)
+public func scaleColumnSums(_ m: UnsafeMutablePointer<Float>, by s: UnsafePointer<Float>, rows: Int, cols: Int,
+                            into sums: UnsafeMutablePointer<Float>?, threads: Int = EngineThreads.current) {
+    parallelRanges(cols, grain: rows * cols >= 65536 ? 16 : cols, threads: threads) { lo, hi in
+        if let sums {
+            // Explicit 8-wide vectors: the three pointers may alias as far as the compiler
+            // knows, which keeps the plain loop scalar.
+            let raw = UnsafeMutableRawPointer(m), sraw = UnsafeRawPointer(s), sumRaw = UnsafeMutableRawPointer(sums)
+            let vecEnd = lo + (hi - lo) / 8 * 8
+            for r in 0..<rows {
+                let off = r * cols
+                var j = lo
+                while j < vecEnd {
+                    let b = (off + j) * 4
+                    let v = raw.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self)
+                        * sraw.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self)
+                    raw.storeBytes(of: v, toByteOffset: b, as: SIMD8<Float>.self)
+                    let acc = sumRaw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) + v
+                    sumRaw.storeBytes(of: acc, toByteOffset: j * 4, as: SIMD8<Float>.self)
+                    j += 8
+                }
+                let row = m + off, sr = s + off
+                while j < hi { let v = row[j] * sr[j]; row[j] = v; sums[j] += v; j += 1 }
+            }
+        } else {
+            for r in 0..<rows {
+                let row = m + r * cols, sr = s + r * cols
+                for j in lo..<hi { row[j] *= sr[j] }
+            }
+        }
+    }
+}

@@ -145,6 +145,42 @@ final class DispatchTests: XCTestCase {
         }
     }
 
+    func testFreshWeightGradientsZeroTheExpertsWithoutRows() {
+        // Expert 2 never wins, so it has no rows. The weight gradients are assigned into fresh
+        // buffers, which may be recycled blocks. Blocks of exactly their size are freed
+        // full of NaN first, so a slice that is not written shows up as NaN rather than
+        // zero. A second call into the same buffers adds to them.
+        let T = 90, d = 64, h = 260, E = 4
+        var rng = RNG(seed: 21)
+        let w = ExpertWeights.initialised(experts: E, d: d, hidden: h, rng: &rng)
+        let x = randomTensor([T, d], &rng)
+        let probs = (0..<(T * E)).map { i in i % E == 2 ? Float(0.01) : rng.uniform(0.1, 1) }
+        let plan = Gating.top2(probs: probs, tokens: T, experts: E, capacity: T)
+        XCTAssertFalse(plan.assignments.contains { $0.kept && $0.expert == 2 })
+        let gates = Tensor(shape: [plan.assignments.count], scalars: plan.assignments.map { _ in rng.uniform(0.1, 1) })
+        for _ in 0..<2 { _ = Tensor(shape: [E, d, h], scalars: [Float](repeating: .nan, count: E * d * h)) }
+        let results = fusedAndReference(x, plan, gates, w)
+        for (i, name) in ["y", "x", "gates", "w1", "b1", "w2", "b2"].enumerated() {
+            assertClose(results[0][i], results[1][i], atol: 5e-5, rtol: 1e-4, name)
+        }
+        for t in [w.w1, w.w2] {
+            t.zeroGrad()
+            for _ in 0..<2 { _ = Tensor(shape: [E, d, h], scalars: [Float](repeating: .nan, count: E * d * h)) }
+        }
+        var seedRng = RNG(seed: 9)
+        let seed = randomTensor([T, d], &seedRng)
+        dispatchExperts(x, plan: plan, gates: gates, weights: w).backward(seed: seed)
+        let once = [w.w1.grad!.scalars, w.w2.grad!.scalars]
+        for g in once {
+            XCTAssertEqual(g[(2 * d * h)..<(3 * d * h)].filter { $0 != 0 }.count, 0, "expert 2's slice is zero")
+            XCTAssertFalse(g.contains { !$0.isFinite })
+        }
+        dispatchExperts(x, plan: plan, gates: gates, weights: w).backward(seed: seed)
+        for (g, g1) in zip([w.w1.grad!.scalars, w.w2.grad!.scalars], once) {
+            assertClose(g, g1.map { 2 * $0 }, atol: 1e-6, rtol: 1e-6, "second call accumulates")
+        }
+    }
+
     func testErfAndExpApproximations() {
         var worstErf = 0.0, worstExp = 0.0
         var v: Float = -9

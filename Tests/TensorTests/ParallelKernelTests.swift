@@ -110,4 +110,38 @@ final class ParallelKernelTests: XCTestCase {
         let expected = (0..<v.count).map { i in copies.reduce(Float(0)) { $0 + $1.grad!.scalars[i] } }
         assertClose(x.grad!.scalars, expected, atol: 1e-5, rtol: 1e-5)
     }
+
+    func testScaleColumnSumsMatchesTheTwoPassesOnAnyThreadCount() {
+        // 300 rows × 37 columns: above the column split's threshold, and 37 is not a
+        // multiple of the 8-wide vectors, so the scalar tail runs too.
+        let rows = 300, cols = 37
+        var rng = RNG(seed: 5)
+        let m0 = (0..<(rows * cols)).map { _ in rng.uniform(-2, 2) }
+        let s = (0..<(rows * cols)).map { _ in rng.uniform(-2, 2) }
+        let start = (0..<cols).map { _ in rng.uniform(-1, 1) }
+        // Reference: the elementwise product, then the column sums in row order.
+        let scaled = zip(m0, s).map { $0 * $1 }
+        var sums = start
+        for r in 0..<rows { for j in 0..<cols { sums[j] += scaled[r * cols + j] } }
+        for threads in [1, 3] {
+            var m = m0, got = start
+            m.withUnsafeMutableBufferPointer { mp in
+                s.withUnsafeBufferPointer { sp in
+                    got.withUnsafeMutableBufferPointer { gp in
+                        scaleColumnSums(mp.baseAddress!, by: sp.baseAddress!, rows: rows, cols: cols,
+                                        into: gp.baseAddress!, threads: threads)
+                    }
+                }
+            }
+            XCTAssertEqual(m.map(\.bitPattern), scaled.map(\.bitPattern), "products, \(threads) threads")
+            XCTAssertEqual(got.map(\.bitPattern), sums.map(\.bitPattern), "sums, \(threads) threads")
+            var onlyScaled = m0
+            onlyScaled.withUnsafeMutableBufferPointer { mp in
+                s.withUnsafeBufferPointer { sp in
+                    scaleColumnSums(mp.baseAddress!, by: sp.baseAddress!, rows: rows, cols: cols, into: nil, threads: threads)
+                }
+            }
+            XCTAssertEqual(onlyScaled.map(\.bitPattern), scaled.map(\.bitPattern), "no sums, \(threads) threads")
+        }
+    }
 }
