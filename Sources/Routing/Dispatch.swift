@@ -65,19 +65,22 @@ public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weigh
     Flops.withCategory(.expert) { dispatchKernel(x, plan, gates, weights) }
 }
 
-/// GELU, erf form: `act[i] = z·Φ(z)`, `Φ(z) = (1 + erf(z/√2)) / 2`, over `n` values.
-@inline(__always) public func geluForward(_ z: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { let v = z[i]; act[i] = 0.5 * v * (1 + erfApprox(v * 0.70710678118654752)) }
+/// Bias and GELU in one pass: `act[i] = gelu(z_i + b_i)`, erf form `v·Φ(v)`, over `n` values.
+@inline(__always) public func biasGELU(_ z: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                       _ act: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { let v = z[i] + b[i]; act[i] = v * normalCDFAndGaussian(v).cdf }
 }
 
-/// GELU and its derivative in one pass: `act[i] = gelu(z_i)`, then `z[i]` is overwritten with
-/// `gelu'(z_i) = Φ(z_i) + z_i·φ(z_i)`, `φ(z) = exp(-z²/2)/√(2π)`.
-@inline(__always) public func geluForwardKeepingDerivative(_ z: UnsafeMutablePointer<Float>, _ act: UnsafeMutablePointer<Float>, _ n: Int) {
+/// Bias, GELU and its derivative in one pass: `act[i] = gelu(v)`, `v = z_i + b_i`, then
+/// `z[i]` is overwritten with `gelu'(v) = Φ(v) + v·φ(v)`, `φ(v) = e^(−v²/2)/√(2π)` (one
+/// exponential for both, `normalCDFAndGaussian`).
+@inline(__always) public func biasGELUKeepingDerivative(_ z: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>,
+                                                        _ act: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n {
-        let v = z[i]
-        let phi = 0.5 * (1 + erfApprox(v * 0.70710678118654752))
-        act[i] = v * phi
-        z[i] = phi + v * 0.39894228040143268 * expNonPositive(-0.5 * v * v)
+        let v = z[i] + b[i]
+        let (cdf, gauss) = normalCDFAndGaussian(v)
+        act[i] = v * cdf
+        z[i] = cdf + v * 0.39894228040143268 * gauss
     }
 }
 
@@ -167,8 +170,7 @@ private func dispatchKernel(_ x: Tensor, _ plan: RoutingPlan, _ gates: Tensor, _
             parallelRanges(n, grain: 16, threads: threads) { lo, hi in
                 for r in (o + lo)..<(o + hi) {
                     let zr = pz + r * h, ar = pa + r * h
-                    for j in 0..<h { zr[j] += b[j] }
-                    if innerGrad { geluForwardKeepingDerivative(zr, ar, h) } else { geluForward(zr, ar, h) }
+                    if innerGrad { biasGELUKeepingDerivative(zr, b, ar, h) } else { biasGELU(zr, b, ar, h) }
                 }
             }
             sgemm(transA: false, transB: false, m: n, n: d, k: h, a: pa + o * h, lda: h,
