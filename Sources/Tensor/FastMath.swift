@@ -1,27 +1,5 @@
-/// Branch-free float32 approximations of `exp`, `erf` and the standard normal CDF, for
+/// Branch-free float32 approximations of `exp` and the standard normal CDF, for
 /// kernels whose loops must vectorise (libm's scalar calls do not).
-
-/// `erf(x)` in float32 by a rational approximation on `[-4, 4]` (`x·P(x²)/Q(x²)`, the
-/// coefficients of Eigen's and XLA's float erf; `|erf(x)| = 1` to float precision beyond).
-/// Largest absolute error about `4e-7` against float64 `erf`. Branch-free, so loops over
-/// it vectorise.
-@inlinable @inline(__always) public func erfApprox(_ a: Float) -> Float {
-    let x = min(max(a, -4), 4)
-    let x2 = x * x
-    var p: Float = -2.72614225801306e-10
-    p = p * x2 + 2.77068142495902e-08
-    p = p * x2 - 2.10102402082508e-06
-    p = p * x2 - 5.69250639462346e-05
-    p = p * x2 - 7.34990630326855e-04
-    p = p * x2 - 2.95459980854025e-03
-    p = p * x2 - 1.60960333262415e-02
-    var q: Float = -1.45660718464996e-05
-    q = q * x2 - 2.13374055278905e-04
-    q = q * x2 - 1.68282697438203e-03
-    q = q * x2 - 7.37332916720468e-03
-    q = q * x2 - 1.42647390514189e-02
-    return x * p / q
-}
 
 /// `exp(x)` in float32 (Cephes `expf`: `x = n·ln2 + r`, a degree-6 polynomial in `r`, then
 /// `2^n` through the exponent bits), for `x <= 0`; relative error about `2e-7`. Arguments
@@ -64,16 +42,11 @@
     return x >= 0 ? 1 - half : half
 }
 
-/// `φ(x) = e^(−x²/2) / √(2π)`, the standard normal density, branch-free.
-@inlinable @inline(__always) public func normalPDF(_ x: Float) -> Float {
-    0.398_942_280_401_432_7 * expNonPositive(-0.5 * x * x)
-}
-
 /// `Φ(x)` and `e^(−x²/2)` from one exponential, branch-free: `erfc(a)`, `a = |x|/√2`, is
 /// Abramowitz & Stegun 7.1.26, `t·P(t)·e^(−a²)` with `t = 1/(1 + 0.3275911·a)` (absolute
 /// error below `1.5e-7`), and `e^(−a²) = e^(−x²/2)` is the Gaussian that `φ(x)` needs too.
-/// For GELU and its derivative in one pass (`x·Φ(x)` and `Φ(x) + x·φ(x)`), about 20% faster
-/// than `erfApprox` plus a separate `expNonPositive`. Plain multiplies and adds (no fused
+/// For GELU and its derivative in one pass (`x·Φ(x)` and `Φ(x) + x·φ(x)`): about 20% faster
+/// than a rational `erf` plus a separate exponential. Plain multiplies and adds (no fused
 /// multiply-add), so every build computes the same bits.
 @inlinable @inline(__always) public func normalCDFAndGaussian(_ x: Float) -> (cdf: Float, gauss: Float) {
     let a = abs(x) * 0.707_106_781_186_547_52
@@ -86,4 +59,10 @@
     let g = expNonPositive(-a * a)
     let half = 0.5 * t * p * g   // ½·erfc(a)
     return (x >= 0 ? 1 - half : half, g)
+}
+
+/// `gelu'(x) = Φ(x) + x·φ(x)` from one exponential (`normalCDFAndGaussian`).
+@inlinable @inline(__always) public func geluDerivative(_ x: Float) -> Float {
+    let (cdf, gauss) = normalCDFAndGaussian(x)
+    return cdf + x * 0.398_942_280_401_432_7 * gauss
 }
