@@ -29,7 +29,8 @@ extension Tensor {
     /// `Φ` is evaluated as `½·erfc(−x/√2)` (`normalCDF`), which is the same function but
     /// keeps full relative precision in the negative tail where `1 + erf(·)` would cancel.
     /// The derivative takes `Φ` and `φ` from one exponential (`normalCDFAndGaussian`,
-    /// absolute error below 3e-7). Both loops are branch-free and vectorise, and split across the engine's threads.
+    /// absolute error below 3e-7). Both loops are branch-free and vectorise, and split
+    /// across the engine's threads.
     public func gelu() -> Tensor {
         let out = Tensor(uninitialized: shape)
         let px = data, po = out.data, n = count
