@@ -6,9 +6,15 @@ SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
 .PHONY: deps build release test replicate nightly nightly-baseline bench bench-peer clean pretrained
 
-# Release builds vectorise the elementwise kernels for AVX2 + FMA when this CPU has them
-# (override with MOEBENCH_TARGET_CPU=<llvm cpu name>, or MOEBENCH_TARGET_CPU= for generic x86-64).
-MOEBENCH_TARGET_CPU ?= $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | grep -qw avx2 && grep -m1 '^flags' /proc/cpuinfo | grep -qw fma && echo haswell)
+# Release builds vectorise the elementwise kernels for this CPU: AVX-512 (F, BW, DQ, VL:
+# 32 vector registers, which the long polynomial kernels need) as skylake-avx512, else
+# AVX2 + FMA as haswell (override with MOEBENCH_TARGET_CPU=<llvm cpu name>, or
+# MOEBENCH_TARGET_CPU= for generic x86-64). No build contracts multiplies and adds into
+# FMAs, so every choice computes the same bits.
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+MOEBENCH_TARGET_CPU ?= $(strip \
+  $(if $(and $(filter avx512f,$(CPU_FLAGS)),$(filter avx512bw,$(CPU_FLAGS)),$(filter avx512dq,$(CPU_FLAGS)),$(filter avx512vl,$(CPU_FLAGS))),skylake-avx512,\
+  $(if $(and $(filter avx2,$(CPU_FLAGS)),$(filter fma,$(CPU_FLAGS))),haswell,)))
 export MOEBENCH_TARGET_CPU
 
 # Idempotent: installs only when a package is missing.

@@ -3,9 +3,9 @@ import PackageDescription
 
 // Numeric kernels are checked in debug builds and run without overflow/bounds traps in
 // release builds, where every benchmark is measured.
-// `MOEBENCH_TARGET_CPU` (set by the Makefile from the CPU's flags, e.g. `haswell` for
-// AVX2 + FMA) lets the compiler vectorise the elementwise kernels for that CPU; without
-// it the build runs on any x86-64.
+// `MOEBENCH_TARGET_CPU` (set by the Makefile from the CPU's flags: `skylake-avx512` for
+// AVX-512, `haswell` for AVX2 + FMA) lets the compiler vectorise the elementwise kernels
+// for that CPU; without it the build runs on any x86-64.
 import Foundation
 let targetCPU = ProcessInfo.processInfo.environment["MOEBENCH_TARGET_CPU"].map { ["-target-cpu", $0] } ?? []
 let kernelSettings: [SwiftSetting] = [

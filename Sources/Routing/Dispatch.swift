@@ -65,10 +65,17 @@ public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weigh
     Flops.withCategory(.expert) { dispatchKernel(x, plan, gates, weights) }
 }
 
-/// Bias and GELU in one pass: `act[i] = gelu(z_i + b_i)`, erf form `v·Φ(v)`, over `n` values.
+/// Bias and GELU in one pass: `act[i] = gelu(z_i + b_i)`, erf form `v·Φ(v)`, over `n` values
+/// (16 at a time, then one by one; the same bits either way).
 @inline(__always) public func biasGELU(_ z: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                        _ act: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { let v = z[i] + b[i]; act[i] = v * normalCDFAndGaussian(v).cdf }
+    var i = 0
+    while i + 16 <= n {
+        let v = load16(z + i) + load16(b + i)
+        store16(v * normalCDFAndGaussian(v).cdf, act + i)
+        i += 16
+    }
+    while i < n { let v = z[i] + b[i]; act[i] = v * normalCDFAndGaussian(v).cdf; i += 1 }
 }
 
 /// Bias, GELU and its derivative in one pass: `act[i] = gelu(v)`, `v = z_i + b_i`, then
@@ -76,11 +83,20 @@ public func dispatchExperts(_ x: Tensor, plan: RoutingPlan, gates: Tensor, weigh
 /// exponential for both, `normalCDFAndGaussian`).
 @inline(__always) public func biasGELUKeepingDerivative(_ z: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>,
                                                         _ act: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n {
+    var i = 0
+    while i + 16 <= n {
+        let v = load16(z + i) + load16(b + i)
+        let (cdf, gauss) = normalCDFAndGaussian(v)
+        store16(v * cdf, act + i)
+        store16(cdf + v * 0.39894228040143268 * gauss, z + i)
+        i += 16
+    }
+    while i < n {
         let v = z[i] + b[i]
         let (cdf, gauss) = normalCDFAndGaussian(v)
         act[i] = v * cdf
         z[i] = cdf + v * 0.39894228040143268 * gauss
+        i += 1
     }
 }
 

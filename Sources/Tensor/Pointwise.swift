@@ -29,23 +29,29 @@ extension Tensor {
     /// `Φ` is evaluated as `½·erfc(−x/√2)` (`normalCDF`), which is the same function but
     /// keeps full relative precision in the negative tail where `1 + erf(·)` would cancel.
     /// The derivative takes `Φ` and `φ` from one exponential (`normalCDFAndGaussian`,
-    /// absolute error below 3e-7). Both loops are branch-free and vectorise, and split
-    /// across the engine's threads.
+    /// absolute error below 3e-7). Both loops run 16 lanes at a time (`FastMath`'s SIMD16
+    /// forms, bit-identical to the scalar ones used for the tail) and split across the
+    /// engine's threads.
     public func gelu() -> Tensor {
         let out = Tensor(uninitialized: shape)
         let px = data, po = out.data, n = count
         parallelRanges(n, grain: elementwiseGrain / 4) { lo, hi in
-            for i in lo..<hi { let v = px[i]; po[i] = v * normalCDF(v) }
+            var i = lo
+            while i + 16 <= hi { let v = load16(px + i); store16(v * normalCDF(v), po + i); i += 16 }
+            while i < hi { let v = px[i]; po[i] = v * normalCDF(v); i += 1 }
         }
         Flops.add(n)
         if Autograd.needsGrad(self) {
             Autograd.record(out) {
                 let g = out.gradStorage!.base, (gx, acc) = self.gradForWrite()
                 parallelRanges(n, grain: elementwiseGrain / 4) { lo, hi in
+                    var i = lo
                     if acc {
-                        for i in lo..<hi { gx[i] += g[i] * geluDerivative(px[i]) }
+                        while i + 16 <= hi { store16(load16(gx + i) + load16(g + i) * geluDerivative(load16(px + i)), gx + i); i += 16 }
+                        while i < hi { gx[i] += g[i] * geluDerivative(px[i]); i += 1 }
                     } else {
-                        for i in lo..<hi { gx[i] = g[i] * geluDerivative(px[i]) }
+                        while i + 16 <= hi { store16(load16(g + i) * geluDerivative(load16(px + i)), gx + i); i += 16 }
+                        while i < hi { gx[i] = g[i] * geluDerivative(px[i]); i += 1 }
                     }
                 }
                 Flops.add(2 * n)

@@ -99,6 +99,46 @@ final class PointwiseTests: XCTestCase {
         XCTAssertGreaterThan(abs(Double(y.scalars[j]) - tanhApprox), 2e-4)
     }
 
+    func testSixteenLaneFormsMatchTheScalarOnesBitForBit() {
+        // The vector loops use FastMath's SIMD16 forms and the tails the scalar ones: both
+        // must give the same bits, over the whole range and at the clamp and sign edges.
+        var xs: [Float] = [0, -0.0, -86.99999, -87, -87.00001, -100, -1000, 1e-30, -1e-30,
+                           .leastNonzeroMagnitude, -.greatestFiniteMagnitude, .greatestFiniteMagnitude,
+                           .infinity, -.infinity]
+        var v: Float = -20
+        while v <= 20 { xs.append(v); v += 0.0137 }
+        while xs.count % 16 != 0 { xs.append(Float(xs.count) * -0.5) }
+        for base in stride(from: 0, to: xs.count, by: 16) {
+            let lanes = SIMD16<Float>(xs[base..<base + 16])
+            let negative = lanes.replacing(with: -lanes, where: lanes .> 0)
+            let e = expNonPositive(negative), cdf = normalCDF(lanes)
+            let both = normalCDFAndGaussian(lanes), deriv = geluDerivative(lanes)
+            for l in 0..<16 {
+                let x = lanes[l], scalar = normalCDFAndGaussian(x)
+                XCTAssertEqual(e[l].bitPattern, expNonPositive(negative[l]).bitPattern, "exp(\(negative[l]))")
+                XCTAssertEqual(cdf[l].bitPattern, normalCDF(x).bitPattern, "Φ(\(x))")
+                XCTAssertEqual(both.cdf[l].bitPattern, scalar.cdf.bitPattern, "Φ(\(x)), A&S")
+                XCTAssertEqual(both.gauss[l].bitPattern, scalar.gauss.bitPattern, "e^(-x²/2) at \(x)")
+                XCTAssertEqual(deriv[l].bitPattern, geluDerivative(x).bitPattern, "gelu'(\(x))")
+            }
+        }
+        // Tensor.gelu: 16 lanes, then a tail of 5, forward and backward, fresh and accumulated.
+        let finite = xs.filter { $0.isFinite && abs($0) < 30 }
+        let x = Tensor(shape: [37], scalars: Array(finite.prefix(37)))
+        x.requiresGrad = true
+        let g = (0..<37).map { Float($0 % 5) - 1.5 }
+        let y = x.gelu()
+        (y * Tensor(shape: [37], scalars: g)).sum().backward()
+        let once = x.grad!.scalars
+        x.gelu().backward(seed: Tensor(shape: [37], scalars: g))
+        for i in 0..<37 {
+            let xi = x.scalars[i], d = g[i] * geluDerivative(xi)
+            XCTAssertEqual(y.scalars[i].bitPattern, (xi * normalCDF(xi)).bitPattern, "gelu(\(xi))")
+            XCTAssertEqual(once[i].bitPattern, d.bitPattern, "gelu' at \(xi)")
+            XCTAssertEqual(x.grad!.scalars[i].bitPattern, (d + d).bitPattern, "accumulated gelu' at \(xi)")
+        }
+    }
+
     func testFlopCounts() {
         let x = Tensor(shape: [3, 7], repeating: 0.5, requiresGrad: true)
         let c = FlopCounter()
