@@ -72,7 +72,9 @@
 // independent 8-lane dependency chains. The polynomials and the division are
 // latency-bound, and with one chain per iteration the FP units sit idle. (The standard
 // library's generic `clamped` and float-to-integer conversions are not lowered to vector
-// instructions, hence the selects and the bit trick below.)
+// instructions, hence the selects and the bit trick below. `@_transparent` because the
+// optimiser leaves `@inline(__always)` SIMD16 functions out of line in this module, and a
+// call per 16 lanes passes every vector through memory.)
 
 /// 16 consecutive floats from `p` (any alignment).
 @inlinable @inline(__always) public func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
@@ -90,7 +92,7 @@
 }
 
 /// `expNonPositive` on 16 lanes (bit-identical).
-@inlinable @inline(__always) public func expNonPositive(_ a: SIMD16<Float>) -> SIMD16<Float> {
+@_transparent public func expNonPositive(_ a: SIMD16<Float>) -> SIMD16<Float> {
     // max(min(a, 0), -87) as the scalar version picks it.
     let m = a.replacing(with: 0, where: a .> 0)
     let x0 = m.replacing(with: -87, where: m .< -87)
@@ -112,7 +114,7 @@
 }
 
 /// `normalCDF` on 16 lanes (bit-identical).
-@inlinable @inline(__always) public func normalCDF(_ x: SIMD16<Float>) -> SIMD16<Float> {
+@_transparent public func normalCDF(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let a = magnitude16(x) * 0.707_106_781_186_547_52
     let t = 1 / (1 + 0.5 * a)
     var p = SIMD16<Float>(repeating: 0.17087277)
@@ -129,7 +131,7 @@
 }
 
 /// `normalCDFAndGaussian` on 16 lanes (bit-identical).
-@inlinable @inline(__always) public func normalCDFAndGaussian(_ x: SIMD16<Float>) -> (cdf: SIMD16<Float>, gauss: SIMD16<Float>) {
+@_transparent public func normalCDFAndGaussian(_ x: SIMD16<Float>) -> (cdf: SIMD16<Float>, gauss: SIMD16<Float>) {
     let a = magnitude16(x) * 0.707_106_781_186_547_52
     let t = 1 / (1 + 0.3275911 * a)
     var p = SIMD16<Float>(repeating: 1.061405429)
@@ -143,7 +145,7 @@
 }
 
 /// `geluDerivative` on 16 lanes (bit-identical).
-@inlinable @inline(__always) public func geluDerivative(_ x: SIMD16<Float>) -> SIMD16<Float> {
+@_transparent public func geluDerivative(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let (cdf, gauss) = normalCDFAndGaussian(x)
     return cdf + x * 0.398_942_280_401_432_7 * gauss
 }
