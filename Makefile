@@ -86,19 +86,23 @@ nightly-baseline: release
 	$(MOEBENCH) regress --update --baseline results/baselines/nightly.json --tier smoke
 
 # The engine's benchmarks (release build): raw sgemm, matmul, MoE layers, training steps.
-BENCH_OUT ?= .build/bench.jsonl
 bench: release
 	$(MOEBENCH) bench --threads $(THREADS)
 
-# The same benchmarks beside the project's PyTorch eager peers (Benchmarks/peer), in one
-# run on this machine, with the side-by-side ratios.
+# The same benchmarks beside the project's PyTorch eager peers (Benchmarks/peer) on this
+# machine: ROUNDS alternations of an engine run and a peer run (the raw lines in
+# .build/bench-peer/), then the side-by-side ratios of each side's best round.
+ROUNDS ?= 2
+PEER_DIR := .build/bench-peer
 bench-peer: release
 	@python3 -c "import torch" 2>/dev/null || { echo "bench-peer needs PyTorch: pip install torch (CPU wheels, about 5 GB)"; exit 1; }
-	$(MOEBENCH) bench --threads $(THREADS) --json > $(BENCH_OUT)
-	python3 Benchmarks/peer/moe_layer_torch.py --threads $(THREADS) > .build/peer-moe.jsonl
-	python3 Benchmarks/peer/train_step_torch.py --threads $(THREADS) > .build/peer-step.jsonl
-	cat .build/peer-moe.jsonl .build/peer-step.jsonl > .build/peer.jsonl
-	python3 Benchmarks/compare.py $(BENCH_OUT) .build/peer.jsonl
+	rm -rf $(PEER_DIR) && mkdir -p $(PEER_DIR)
+	for r in $$(seq 1 $(ROUNDS)); do \
+	  $(MOEBENCH) bench --threads $(THREADS) --json > $(PEER_DIR)/engine-$$r.jsonl && \
+	  python3 Benchmarks/peer/moe_layer_torch.py --threads $(THREADS) > $(PEER_DIR)/torch-$$r.jsonl && \
+	  python3 Benchmarks/peer/train_step_torch.py --threads $(THREADS) >> $(PEER_DIR)/torch-$$r.jsonl || exit 1; \
+	done
+	python3 Benchmarks/compare.py --engine $(PEER_DIR)/engine-*.jsonl --peer $(PEER_DIR)/torch-*.jsonl
 
 clean:
 	rm -rf .build

@@ -1,6 +1,6 @@
 """Side-by-side table of the Swift engine's benchmarks and the PyTorch eager peers.
 
-Reads two files of JSON lines: ENGINE (`moebench bench --json`: MoE layer records with
+Reads files of JSON lines: ENGINE (`moebench bench --json`: MoE layer records with
 T, d, h, E, k, tokens_per_s, moe_vs_sgemm, dispatch_overhead; training steps named
 step_<suite>_<method> with ms, examples_per_s) and PEER (the lines of
 Benchmarks/peer/moe_layer_torch.py and Benchmarks/peer/train_step_torch.py, concatenated).
@@ -9,7 +9,14 @@ each side's moe_vs_sgemm and dispatch_overhead; training steps per name with eng
 torch ms and speed-up = torch ms / engine ms (> 1: the engine is faster). A figure with no
 counterpart is shown as "-".
 
+With several rounds (`make bench-peer` alternates engine and peer runs, ROUNDS times, so
+that a slow stretch of a shared machine does not fall on one side only), each side's best
+round is taken per benchmark: the MoE layer record with the most tokens/s (its
+moe_vs_sgemm and dispatch_overhead come from that same run, where they were measured side
+by side), the training step with the fewest ms.
+
 usage: python3 Benchmarks/compare.py ENGINE.jsonl PEER.jsonl
+       python3 Benchmarks/compare.py --engine E1.jsonl E2.jsonl ... --peer P1.jsonl P2.jsonl ...
 """
 import json, sys
 
@@ -35,11 +42,29 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def main(engine_path, peer_path):
-    engine, peer = load(engine_path), load(peer_path)
+def best(records, key, score):
+    """Per key, the record with the highest score (records without the score are skipped)."""
+    out = {}
+    for r in records:
+        if score(r) is None:
+            continue
+        k = key(r)
+        if k not in out or score(r) > score(out[k]):
+            out[k] = r
+    return out
+
+
+def main(engine_paths, peer_paths):
+    engine = [r for p in engine_paths for r in load(p)]
+    peer = [r for p in peer_paths for r in load(p)]
+    rounds = max(len(engine_paths), len(peer_paths))
+    if rounds > 1:
+        print(f"Best of {len(engine_paths)} engine and {len(peer_paths)} PyTorch rounds per benchmark.")
+        print()
     key = lambda r: tuple(r.get(k) for k in ("T", "d", "h", "E", "k"))
-    em = {key(r): r for r in engine if r.get("T") is not None}
-    pm = {key(r): r for r in peer if r.get("T") is not None}
+    layers = lambda rs: [r for r in rs if r.get("T") is not None]
+    em = best(layers(engine), key, lambda r: r.get("tokens_per_s"))
+    pm = best(layers(peer), key, lambda r: r.get("moe_tokens_per_s"))
     print("| MoE layer (T, d, h, E, k) | engine tokens/s | torch tokens/s | engine/torch "
           "| engine moe_vs_sgemm | torch moe_vs_sgemm | engine dispatch_overhead | torch dispatch_overhead |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -49,8 +74,10 @@ def main(engine_path, peer_path):
         print(f"| {', '.join(map(str, k))} | {fmt(et, 0)} | {fmt(pt, 0)} | {fmt(ratio(et, pt))} "
               f"| {fmt(e.get('moe_vs_sgemm'), 3)} | {fmt(p.get('moe_vs_sgemm'), 3)} "
               f"| {fmt(e.get('dispatch_overhead'), 3)} | {fmt(p.get('dispatch_overhead'), 3)} |")
-    es = {r["name"]: r for r in engine if str(r.get("name", "")).startswith("step_")}
-    ps = {r["name"]: r for r in peer if str(r.get("name", "")).startswith("step_")}
+    steps = lambda rs: [r for r in rs if str(r.get("name", "")).startswith("step_")]
+    fastest = lambda r: -r["ms"] if r.get("ms") is not None else None
+    es = best(steps(engine), lambda r: r["name"], fastest)
+    ps = best(steps(peer), lambda r: r["name"], fastest)
     order = [r["name"] for r in engine + peer if str(r.get("name", "")).startswith("step_")]
     print()
     print("| training step | engine ms | torch ms | speed-up (torch ms / engine ms) |")
@@ -60,7 +87,19 @@ def main(engine_path, peer_path):
         print(f"| {name} | {fmt(e)} | {fmt(p)} | {fmt(ratio(p, e))} |")
 
 
+def parse(args):
+    """(engine paths, peer paths) from `E P` or `--engine E... --peer P...`; None if malformed."""
+    if len(args) == 2 and not any(a.startswith("--") for a in args):
+        return [args[0]], [args[1]]
+    if not args or args[0] != "--engine" or "--peer" not in args:
+        return None
+    i = args.index("--peer")
+    engine, peer = args[1:i], args[i + 1:]
+    return (engine, peer) if engine and peer and "--engine" not in peer else None
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__.strip().splitlines()[-1])
-    main(sys.argv[1], sys.argv[2])
+    paths = parse(sys.argv[1:])
+    if paths is None:
+        sys.exit("\n".join(__doc__.strip().splitlines()[-2:]))
+    main(*paths)
