@@ -10,39 +10,54 @@ public final class TensorStorage {
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative storage size")
         self.count = count
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        base = TensorStorage.allocate(bytes)
+        base = TensorStorage.allocate(count)
         if zeroed { base.initialize(repeating: 0, count: max(count, 1)) }
     }
 
-    deinit { TensorStorage.release(base, bytes: max(count, 1) * MemoryLayout<Float>.stride) }
+    deinit { TensorStorage.release(base, count: count) }
 
     // MARK: Allocation
 
-    /// Bytes held by all live storages (tensors and gradients), and the most held at once
+    /// Bytes of the values of all live storages (tensors and gradients), as their counts
+    /// say; and the most memory their blocks (`blockBytes`, sizes rounded up) took at once
     /// since the last `resetPeak()`.
     public static var liveBytes: Int { lock.lock(); defer { lock.unlock() }; return live }
     public static var peakBytes: Int { lock.lock(); defer { lock.unlock() }; return peak }
 
-    /// Starts a new peak measurement from the bytes live now.
-    public static func resetPeak() { lock.lock(); peak = live; lock.unlock() }
+    /// Starts a new peak measurement from the blocks live now.
+    public static func resetPeak() { lock.lock(); peak = liveBlocks; lock.unlock() }
 
-    /// Freed blocks of at least `cacheMinimumBytes` are kept by exact size (up to
+    /// Freed blocks of at least `cacheMinimumBytes` are kept by size (up to
     /// `cacheLimitBytes` in all) and handed to the next allocation of that size: a training
     /// step allocates the same large shapes every iteration, and reusing them avoids the
-    /// page faults and kernel zeroing of fresh `mmap`ed memory.
+    /// page faults and kernel zeroing of fresh `mmap`ed memory. Their sizes are rounded up
+    /// to one of eight classes per power of two (`blockBytes`, at most 12.5% more), so that
+    /// the shapes of data-dependent routing (tokens per expert, per layer, per sequence),
+    /// which differ from step to step, still find a freed block.
     static let cacheMinimumBytes = 256 << 10
+
+    /// The bytes of the block that holds `count` floats: exact below `cacheMinimumBytes`,
+    /// else rounded up to a multiple of 1/8 of the largest power of two not above it.
+    public static func blockBytes(count: Int) -> Int {
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard bytes >= cacheMinimumBytes else { return bytes }
+        let step = (1 << (Int.bitWidth - 1 - bytes.leadingZeroBitCount)) / 8
+        return (bytes + step - 1) / step * step
+    }
     static let cacheLimitBytes = 1 << 30
     private static let lock = NSLock()
     nonisolated(unsafe) private static var live = 0
+    nonisolated(unsafe) private static var liveBlocks = 0
     nonisolated(unsafe) private static var peak = 0
     nonisolated(unsafe) private static var cache: [Int: [UnsafeMutablePointer<Float>]] = [:]
     nonisolated(unsafe) private static var cachedBytes = 0
 
-    private static func allocate(_ bytes: Int) -> UnsafeMutablePointer<Float> {
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let bytes = blockBytes(count: count)
         lock.lock()
-        live += bytes
-        if live > peak { peak = live }
+        live += max(count, 1) * MemoryLayout<Float>.stride
+        liveBlocks += bytes
+        if liveBlocks > peak { peak = liveBlocks }
         if bytes >= cacheMinimumBytes, let p = cache[bytes]?.popLast() {
             cachedBytes -= bytes
             lock.unlock()
@@ -55,9 +70,11 @@ public final class TensorStorage {
         return raw!.bindMemory(to: Float.self, capacity: bytes / MemoryLayout<Float>.stride)
     }
 
-    private static func release(_ p: UnsafeMutablePointer<Float>, bytes: Int) {
+    private static func release(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        let bytes = blockBytes(count: count)
         lock.lock()
-        live -= bytes
+        live -= max(count, 1) * MemoryLayout<Float>.stride
+        liveBlocks -= bytes
         if bytes >= cacheMinimumBytes, cachedBytes + bytes <= cacheLimitBytes {
             cache[bytes, default: []].append(p)
             cachedBytes += bytes
