@@ -39,7 +39,7 @@ public final class TensorStorage {
     /// The bytes of the block that holds `count` floats: exact below `cacheMinimumBytes`,
     /// else rounded up to a multiple of 1/8 of the largest power of two not above it.
     public static func blockBytes(count: Int) -> Int {
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let bytes = valueBytes(count)
         guard bytes >= cacheMinimumBytes else { return bytes }
         let step = (1 << (Int.bitWidth - 1 - bytes.leadingZeroBitCount)) / 8
         return (bytes + step - 1) / step * step
@@ -52,10 +52,13 @@ public final class TensorStorage {
     nonisolated(unsafe) private static var cache: [Int: [UnsafeMutablePointer<Float>]] = [:]
     nonisolated(unsafe) private static var cachedBytes = 0
 
+    /// The bytes of `count` values (at least one, so that every storage has an address).
+    private static func valueBytes(_ count: Int) -> Int { max(count, 1) * MemoryLayout<Float>.stride }
+
     private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
         let bytes = blockBytes(count: count)
         lock.lock()
-        live += max(count, 1) * MemoryLayout<Float>.stride
+        live += valueBytes(count)
         liveBlocks += bytes
         if liveBlocks > peak { peak = liveBlocks }
         if bytes >= cacheMinimumBytes, let p = cache[bytes]?.popLast() {
@@ -73,7 +76,7 @@ public final class TensorStorage {
     private static func release(_ p: UnsafeMutablePointer<Float>, count: Int) {
         let bytes = blockBytes(count: count)
         lock.lock()
-        live -= max(count, 1) * MemoryLayout<Float>.stride
+        live -= valueBytes(count)
         liveBlocks -= bytes
         if bytes >= cacheMinimumBytes, cachedBytes + bytes <= cacheLimitBytes {
             cache[bytes, default: []].append(p)
