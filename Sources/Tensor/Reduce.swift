@@ -22,6 +22,24 @@ func reducedShape(_ shape: [Int], _ axis: Int, keepDims: Bool) -> [Int] {
     return s
 }
 
+/// `Σᵢ p[i]` in float64 over eight interleaved partial sums (element `i` into partial
+/// `i mod 8`, the tail of `n mod 8` elements into a ninth), combined pairwise in a
+/// fixed order: the same result for every thread count, without the one-add-per-latency
+/// chain of a single accumulator.
+@inline(__always)
+func doubleSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+    var a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, a4 = 0.0, a5 = 0.0, a6 = 0.0, a7 = 0.0
+    var i = 0
+    while i + 8 <= n {
+        a0 += Double(p[i]); a1 += Double(p[i + 1]); a2 += Double(p[i + 2]); a3 += Double(p[i + 3])
+        a4 += Double(p[i + 4]); a5 += Double(p[i + 5]); a6 += Double(p[i + 6]); a7 += Double(p[i + 7])
+        i += 8
+    }
+    var tail = 0.0
+    while i < n { tail += Double(p[i]); i += 1 }
+    return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))) + tail
+}
+
 extension Tensor {
     /// Resolves the axis of a reduction (rank ≥ 1 required).
     @inline(__always)
@@ -42,8 +60,7 @@ extension Tensor {
 
     func sumAll(mean: Bool) -> Tensor {
         let n = count, px = data
-        var acc: Double = 0
-        for i in 0..<n { acc += Double(px[i]) }
+        let acc = doubleSum(px, n)
         let scale: Float = mean ? 1 / Float(n) : 1
         let out = Tensor(scalar: mean ? Float(acc / Double(n)) : Float(acc))
         Flops.add(n + (mean ? 1 : 0))

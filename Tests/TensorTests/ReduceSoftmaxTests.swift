@@ -39,6 +39,23 @@ final class ReduceSoftmaxTests: XCTestCase {
         XCTAssertEqual(x.mean(axis: -2, keepDims: true).shape, [1, 3])
         XCTAssertTrue(Tensor(zeros: [0]).mean().item.isNaN, "mean of nothing is NaN, as NumPy")
         XCTAssertEqual(Tensor(zeros: [0]).sum().item, 0)
+
+    /// The sum of everything accumulates in float64 over every length (the eight partial
+    /// sums and the tail): 2^24 plus n ones is exact in float64 (and then rounded to
+    /// float32), while a float32 running sum would stay at 2^24.
+    func testSumOfEverythingAccumulatesInFloat64() {
+        for n in [0, 1, 7, 8, 9, 16, 23, 1000] {
+            let x = Tensor(shape: [n + 1], scalars: [16_777_216] + [Float](repeating: 1, count: n))
+            XCTAssertEqual(x.sum().item, Float(16_777_216 + n), "n = \(n)")
+            // Alternating signs cancel exactly whatever the grouping.
+            let alternating: [Float] = (0..<(2 * n)).map { i in
+                let v = Float(i)
+                return i % 2 == 0 ? v + 3 : -(v + 1)
+            }
+            let y = Tensor(shape: [2 * n], scalars: alternating)
+            XCTAssertEqual(y.sum().item, Float(n), "alternating, n = \(n)")
+        }
+    }
     }
 
     func testAxisReductionsMatchNaiveReference() {
