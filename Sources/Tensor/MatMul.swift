@@ -8,7 +8,11 @@ import CBLAS
 /// With `threads > 1` (default: the engine's thread count) a product of more than 2^18
 /// multiply-adds is split into that many blocks of rows of `C` (or of columns, when `C` is
 /// wider than tall), each computed by single-threaded OpenBLAS concurrently. Every element
-/// of `C` is computed by the same kernel over the whole of `k` whatever the split. Callers
+/// of `C` is summed over the whole of `k` in one call (`k` is never split), so a given
+/// thread count always gives the same bits. Across thread counts the bits depend on
+/// OpenBLAS's kernels (measured with 0.3.21): its SkylakeX kernels give the same bits for
+/// every split; its Haswell kernels (AVX2 machines) round some elements differently when a
+/// row block starts off a multiple of 24 rows, or when the columns are split. Callers
 /// already running in parallel pass `threads: 1`.
 @inline(__always)
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
