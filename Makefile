@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
-.PHONY: deps build release test replicate nightly nightly-baseline bench bench-peer clean pretrained
+.PHONY: deps build release test replicate nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained
 
 # Release builds vectorise the elementwise kernels for this CPU: AVX-512 (F, BW, DQ, VL:
 # 32 vector registers, which the long polynomial kernels need) as skylake-avx512, else
@@ -103,6 +103,13 @@ bench-peer: release
 	  python3 Benchmarks/peer/train_step_torch.py --threads $(THREADS) >> $(PEER_DIR)/torch-$$r.jsonl || exit 1; \
 	done
 	python3 Benchmarks/compare.py --engine $(PEER_DIR)/engine-*.jsonl --peer $(PEER_DIR)/torch-*.jsonl
+
+# OpenBLAS alone on one expert's six GEMMs (Benchmarks/blas_shapes.c), beta 0 and beta 1.
+SHAPE ?= 512 128 512
+bench-blas-shapes: deps
+	mkdir -p .build
+	$(CC) -O2 -o .build/blas_shapes Benchmarks/blas_shapes.c -lopenblas
+	.build/blas_shapes $(SHAPE)
 
 clean:
 	rm -rf .build
