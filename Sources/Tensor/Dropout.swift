@@ -1,13 +1,19 @@
+/// Elements per block of a dropout mask: each block draws from its own sub-stream, so that
+/// blocks can be drawn in parallel (see `dropout`).
+public let dropoutBlock = 4096
+
 /// Inverted dropout. In training, each element is kept with probability `1 − p` and scaled
 /// by `1/(1 − p)`, zeroed otherwise, so `E[y] = x`:
 ///
-///     yᵢ = mᵢ · xᵢ,   mᵢ = (uᵢ < p) ? 0 : 1/(1 − p),   uᵢ ~ Uniform[0, 1) from `rng`
+///     yᵢ = mᵢ · xᵢ,   mᵢ = (uᵢ < p) ? 0 : 1/(1 − p),   uᵢ ~ Uniform[0, 1)
 ///     dxᵢ = mᵢ · dyᵢ
 ///
-/// One `rng.uniform()` draw per element in row-major order, whether or not gradients are
-/// recorded, so the same generator state always gives the same mask. When `training` is
-/// false or `p == 0` the input itself is returned and `rng` is not advanced.
-/// `p` outside `[0, 1)` is a programmer error.
+/// The uniforms come in blocks of `dropoutBlock` elements (row-major order): block `b`
+/// draws its elements in order from `RNG(seed: s).split(b)`, where `s = rng.next()` is the
+/// one draw a call takes from `rng`. Blocks are filled in parallel, and the mask depends
+/// only on the generator state (not on the thread count, nor on whether gradients are
+/// recorded). When `training` is false or `p == 0` the input itself is returned and `rng`
+/// is not advanced. `p` outside `[0, 1)` is a programmer error.
 /// FLOPs: one per element forward, one backward.
 public func dropout(_ x: Tensor, p: Float, rng: inout RNG, training: Bool) -> Tensor {
     precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1), got \(p)")
@@ -20,10 +26,18 @@ public func dropout(_ x: Tensor, p: Float, rng: inout RNG, training: Bool) -> Te
     // The mask is kept only when a backward will need it.
     let mask = TensorStorage(count: needs ? n : 0, zeroed: false)
     let pm = mask.base
-    for i in 0..<n {
-        let m: Float = rng.uniform() < p ? 0 : scale
-        po[i] = px[i] * m
-        if needs { pm[i] = m }
+    let root = RNG(seed: rng.next())
+    let blocks = (n + dropoutBlock - 1) / dropoutBlock
+    parallelRanges(blocks, grain: 2) { lo, hi in
+        for b in lo..<hi {
+            var g = root.split(UInt64(b))
+            let range = (b * dropoutBlock)..<min(n, (b + 1) * dropoutBlock)
+            if needs {
+                for i in range { let m: Float = g.uniform() < p ? 0 : scale; po[i] = px[i] * m; pm[i] = m }
+            } else {
+                for i in range { po[i] = px[i] * (g.uniform() < p ? 0 : scale) }
+            }
+        }
     }
     Flops.add(n)
     if needs {

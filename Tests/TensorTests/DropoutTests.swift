@@ -33,9 +33,9 @@ final class DropoutTests: XCTestCase {
         XCTAssertEqual(a.scalars, b.scalars, "same RNG state, same mask")
         XCTAssertNotEqual(a.scalars, c.scalars, "another state, another mask")
         XCTAssertEqual(r1, r2)
-        // One uniform draw per element.
+        // One 64-bit draw per call.
         var expected = RNG(seed: 5)
-        for _ in 0..<x.count { _ = expected.uniform() }
+        _ = expected.next()
         XCTAssertEqual(r1, expected)
         // The next call continues the stream: a different mask.
         let d = dropout(x, p: 0.3, rng: &r1, training: true)
@@ -47,6 +47,30 @@ final class DropoutTests: XCTestCase {
         XCTAssertEqual(dropout(x, p: 0.3, rng: &r4, training: true).scalars, a.scalars)
         Autograd.reset()
         x.requiresGrad = false
+    }
+
+    /// The mask, element by element, as the documented blocks give it: block `b` of
+    /// `dropoutBlock` elements draws in order from `RNG(seed: s).split(b)`, `s` the call's one
+    /// draw; over a length that ends inside a block, on 1 and 3 threads.
+    func testMaskFollowsTheBlockStreams() {
+        let n = 3 * dropoutBlock + 77, p: Float = 0.25
+        let x = Tensor(shape: [n], repeating: 2)
+        var expected = [Float](repeating: 0, count: n)
+        var seedSource = RNG(seed: 61)
+        let root = RNG(seed: seedSource.next())
+        for b in 0..<4 {
+            var g = root.split(UInt64(b))
+            for i in (b * dropoutBlock)..<min(n, (b + 1) * dropoutBlock) { expected[i] = g.uniform() < p ? 0 : 2 * (1 / (1 - p)) }
+        }
+        for threads in [1, 3] {
+            EngineThreads.set(threads)
+            var rng = RNG(seed: 61)
+            XCTAssertEqual(dropout(x, p: p, rng: &rng, training: true).scalars, expected, "\(threads) threads")
+        }
+        EngineThreads.set(2)
+        // Blocks draw from different streams: their masks differ.
+        let y = expected.map { $0 == 0 }
+        XCTAssertNotEqual(Array(y[0..<dropoutBlock]), Array(y[dropoutBlock..<(2 * dropoutBlock)]))
     }
 
     func testIdentityInEvaluationAndAtZero() {
