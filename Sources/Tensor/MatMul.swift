@@ -180,7 +180,11 @@ public func linear(_ x: Tensor, _ w: Tensor, _ bias: Tensor? = nil) -> Tensor {
     let rowsExact = shapeProduct(x.shape, 0, x.rank - 1)
     let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outF])
     if let bias {
-        for r in 0..<rowsExact { (out.data + r * outF).update(from: bias.data, count: outF) }
+        // C starts as the bias rows (the GEMM adds into them), filled across the threads.
+        let po = out.data, pb = bias.data
+        parallelRanges(rowsExact, grain: max(1, elementwiseGrain / max(outF, 1))) { lo, hi in
+            for r in lo..<hi { (po + r * outF).update(from: pb, count: outF) }
+        }
     }
     sgemm(transA: false, transB: false, m: rowsExact, n: outF, k: inF, a: x.data, lda: inF,
           b: w.data, ldb: outF, beta: bias == nil ? 0 : 1, c: out.data, ldc: outF)
