@@ -24,8 +24,8 @@ func reducedShape(_ shape: [Int], _ axis: Int, keepDims: Bool) -> [Int] {
 
 /// `Σᵢ p[i]` in float64 over eight interleaved partial sums (element `i` into partial
 /// `i mod 8`, the tail of `n mod 8` elements into a ninth), combined pairwise in a
-/// fixed order: the same result for every thread count, without the one-add-per-latency
-/// chain of a single accumulator.
+/// fixed order. Eight independent chains instead of one, whose every add waits for the
+/// previous one.
 @inline(__always)
 func doubleSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
     var a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, a4 = 0.0, a5 = 0.0, a6 = 0.0, a7 = 0.0
