@@ -1,5 +1,7 @@
+import Data
 import Foundation
 import Routing
+import Tensor
 
 /// The input kind of a suite; it selects the front end, head, loss and metrics.
 public enum Modality: String, Codable, Sendable, CaseIterable {
@@ -25,28 +27,66 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public static let `default` = ModelSpec(d: 64, depth: 4, heads: 4, ffnHidden: 256, dropout: 0.1,
                                             maxLength: 64, vocabSize: 4000, moeEvery: 1)
 
-    /// Applies the keys present in `r` on top of `self`.
-    func overridden(by r: YAMLReader) throws -> ModelSpec {
+    /// Upper limits of the sizes: far above every suite's full tier (d 256, depth 12,
+    /// ffn_hidden 1024, max_length 3500, vocab_size 16000), low enough that no product of
+    /// them overflows and that a typo (an extra zero or two) is an error, not an
+    /// allocation that takes the machine down.
+    static let maxD = 8192, maxDepth = 128, maxFFNHidden = 65536, maxLength = 65536, maxVocab = 1_000_000
+
+    /// Applies the keys present in `r` on top of `self`, each checked where it is written;
+    /// `origins` records which reader set each key (for checks that need the whole suite).
+    func overridden(by r: YAMLReader, origins: inout [String: YAMLReader]) throws -> ModelSpec {
         var m = self
         for (k, v) in try r.mapping(allowed: ModelSpec.keys) {
             switch k {
-            case "d": m.d = try v.int()
-            case "depth": m.depth = try v.int()
-            case "heads": m.heads = try v.int()
-            case "ffn_hidden": m.ffnHidden = try v.int()
-            case "dropout": m.dropout = try v.double()
-            case "max_length": m.maxLength = try v.int()
-            case "vocab_size": m.vocabSize = try v.int()
-            case "moe_every": m.moeEvery = try v.int()
+            case "d": m.d = try v.int(in: 1...ModelSpec.maxD, "the model width")
+            case "depth": m.depth = try v.int(in: 1...ModelSpec.maxDepth, "Transformer blocks")
+            case "heads": m.heads = try v.int(in: 1...ModelSpec.maxD, "attention heads, dividing d")
+            case "ffn_hidden": m.ffnHidden = try v.int(in: 1...ModelSpec.maxFFNHidden, "the FFN's hidden width")
+            case "dropout": m.dropout = try v.double(in: 0...1, openAbove: true, "a probability below 1")
+            case "max_length":
+                m.maxLength = try v.int(in: 1...ModelSpec.maxLength,
+                                        "text: tokens per example with [CLS] and [SEP]; speech: feature frames")
+            case "vocab_size":
+                m.vocabSize = try v.int(in: WordPieceVocabulary.specialTokens.count...ModelSpec.maxVocab,
+                                        "the vocabulary holds the \(WordPieceVocabulary.specialTokens.count) special tokens "
+                                        + WordPieceVocabulary.specialTokens.joined(separator: " "))
+            case "moe_every": m.moeEvery = try v.int(in: 1...ModelSpec.maxDepth, "every N-th block is routed")
             default: break
             }
+            origins[k] = v
         }
-        guard m.d > 0, m.depth > 0, m.heads > 0, m.ffnHidden > 0, m.maxLength > 0, m.vocabSize > 0, m.moeEvery > 0 else {
-            throw r.error("sizes must be positive")
+        guard m.d % m.heads == 0 else {
+            throw (origins["heads"] ?? origins["d"] ?? r).error("d (\(m.d)) must be divisible by heads (\(m.heads))")
         }
-        guard m.d % m.heads == 0 else { throw r.error("d (\(m.d)) must be divisible by heads (\(m.heads))") }
-        guard (0..<1).contains(m.dropout) else { throw r.error("dropout must be in [0, 1)") }
+        guard m.moeEvery <= m.depth else {
+            throw (origins["moe_every"] ?? origins["depth"] ?? r).error(
+                "moe_every (\(m.moeEvery)) must be at most depth (\(m.depth)): every moe_every-th block is routed, so a larger value routes none")
+        }
         return m
+    }
+
+    func overridden(by r: YAMLReader) throws -> ModelSpec {
+        var o: [String: YAMLReader] = [:]
+        return try overridden(by: r, origins: &o)
+    }
+
+    /// The smallest `max_length` the code accepts for `modality` and `tasks`, and why.
+    /// Text: the tokenizer keeps `[CLS] a [SEP]` (2 tokens, single-sentence tasks) or
+    /// `[CLS] a [SEP] b [SEP]` (3, sentence-pair tasks) and truncates the texts to the rest.
+    /// Speech: the front end's two stride-2 convolutions map n frames to ceil(ceil(n/2)/2) >= 1
+    /// positions, so 1 frame runs (CTC then scores transcripts that cannot fit as zero loss).
+    /// Image: the ViT uses its 65 positions (64 patches and the class token) whatever is set.
+    static func minimumLength(modality: Modality, tasks: [String]) -> (Int, String) {
+        switch modality {
+        case .text:
+            if let pair = tasks.first(where: { glueTaskByName[$0]?.isPair ?? false }) {
+                return (3, "sentence-pair task '\(pair)' needs [CLS] a [SEP] b [SEP]: 3 tokens before any text")
+            }
+            return (2, "[CLS] and [SEP] take 2 tokens before any text")
+        case .speech: return (1, "feature frames")
+        case .image: return (1, "unused by the image model: 65 positions")
+        }
     }
 }
 
@@ -90,40 +130,46 @@ public struct TrainingSpec: Codable, Equatable, Sendable {
                                                clipNorm: 1.0, trainExamples: nil, evalExamples: nil,
                                                checkpointEvery: 0)
 
+    /// Upper limits: far above every suite's full tier, low enough that step counts and
+    /// the epoch arithmetic (`epochs · examples / batch_size`) cannot overflow.
+    static let maxSteps = 100_000_000, maxEpochs = 100_000.0, maxBatch = 65536, maxLR = 10.0
+
     func overridden(by r: YAMLReader, extraKeys: [String] = []) throws -> TrainingSpec {
         var t = self
         for (k, v) in try r.mapping(allowed: TrainingSpec.keys + extraKeys) {
             switch k {
-            case "steps": t.steps = try v.int(); t.epochs = nil
-            case "epochs": t.epochs = try v.double(); t.steps = nil
-            case "batch_size": t.batchSize = try v.int()
+            case "steps": t.steps = try v.int(in: 1...TrainingSpec.maxSteps, "optimizer steps"); t.epochs = nil
+            case "epochs":
+                t.epochs = try v.double(in: 0...TrainingSpec.maxEpochs, openBelow: true, "passes over the training examples")
+                t.steps = nil
+            case "batch_size": t.batchSize = try v.int(in: 1...TrainingSpec.maxBatch, "examples per step")
             case "optimizer":
                 let o = try v.string()
                 guard TrainingSpec.optimizers.contains(o) else {
                     throw v.error("unknown optimizer '\(o)'; allowed: \(TrainingSpec.optimizers.joined(separator: ", "))")
                 }
                 t.optimizer = o
-            case "lr": t.lr = try v.double()
-            case "weight_decay": t.weightDecay = try v.double()
-            case "warmup": t.warmupFraction = try v.double()
+            case "lr": t.lr = try v.double(in: 0...TrainingSpec.maxLR, openBelow: true, "the peak learning rate")
+            case "weight_decay": t.weightDecay = try v.double(in: 0...1, "decay per step, scaled by the learning rate")
+            case "warmup": t.warmupFraction = try v.double(in: 0...1, openAbove: true, "a fraction of the steps")
             case "schedule":
                 let s = try v.string()
                 guard TrainingSpec.schedules.contains(s) else {
                     throw v.error("unknown schedule '\(s)'; allowed: \(TrainingSpec.schedules.joined(separator: ", "))")
                 }
                 t.schedule = s
-            case "clip_norm": t.clipNorm = try v.double()
-            case "train_examples": t.trainExamples = try v.int()
-            case "eval_examples": t.evalExamples = try v.int()
-            case "checkpoint_every": t.checkpointEvery = try v.int()
+            case "clip_norm":
+                // null turns clipping off; otherwise the largest gradient norm kept.
+                t.clipNorm = v.isNull ? nil
+                    : try v.double(in: 0...1e6, openBelow: true, "the largest gradient norm kept; null for no clipping")
+            case "train_examples":
+                t.trainExamples = try v.int(in: 1...Int.max, "a cap on the training examples read; omit it for the whole split")
+            case "eval_examples":
+                t.evalExamples = try v.int(in: 1...Int.max, "a cap on the evaluation examples read; omit it for the whole split")
+            case "checkpoint_every": t.checkpointEvery = try v.int(in: 0...Int.max, "steps between checkpoints, 0 for none")
             default: break
             }
         }
-        if let s = t.steps, s <= 0 { throw r.error("steps must be positive") }
-        if let e = t.epochs, e <= 0 { throw r.error("epochs must be positive") }
-        guard t.batchSize > 0 else { throw r.error("batch_size must be positive") }
-        guard t.lr > 0 else { throw r.error("lr must be positive") }
-        guard (0..<1).contains(t.warmupFraction) else { throw r.error("warmup is a fraction of the steps, in [0, 1)") }
         return t
     }
 }
@@ -200,9 +246,11 @@ public struct Suite: Equatable, Sendable {
             return ts
         }
         let tasks = try checkTasks(try require("tasks"), within: allowedTasks)
-        let model = try get("model").map { try ModelSpec.default.overridden(by: $0) } ?? .default
+        var modelOrigins: [String: YAMLReader] = [:]
+        let model = try get("model").map { try ModelSpec.default.overridden(by: $0, origins: &modelOrigins) } ?? .default
 
         var methods: [MethodEntry] = []
+        var methodReaders: [String: YAMLReader] = [:]
         for m in try require("methods").sequence() {
             let fields = try m.mapping(allowed: ["name", "method", "options"])
             func f(_ k: String) -> YAMLReader? { fields.first { $0.0 == k }?.1 }
@@ -213,11 +261,18 @@ public struct Suite: Equatable, Sendable {
             }
             let label = try f("name")?.string() ?? method
             var options: [String: OptionValue] = [:]
+            var optionReaders: [String: YAMLReader] = [:]
             if let o = f("options") {
-                for (k, v) in try o.mapping(allowed: allowed.sorted()) { options[k] = try v.optionValue() }
+                for (k, v) in try o.mapping(allowed: allowed.sorted()) {
+                    options[k] = try v.optionValue()
+                    optionReaders[k] = v
+                    try checkOptionLimit(k, options[k]!, v)
+                }
             }
+            try checkMethodOptions(method, options, readers: optionReaders, entry: m)
             if methods.contains(where: { $0.label == label }) { throw m.error("duplicate method name '\(label)'") }
             methods.append(MethodEntry(label: label, method: method, options: options))
+            methodReaders[label] = f("options") ?? m
         }
         if methods.isEmpty { throw SuiteError(file: file, line: nil, key: "methods", "no methods listed") }
 
@@ -234,12 +289,18 @@ public struct Suite: Equatable, Sendable {
             guard ["smoke", "proxy", "real"].contains(data) else {
                 throw (dataReader ?? t).error("data must be smoke, proxy or real, got '\(data)'")
             }
-            let tierModel = try f("model").map { try model.overridden(by: $0) } ?? model
+            var tierOrigins = modelOrigins
+            let tierModel = try f("model").map { try model.overridden(by: $0, origins: &tierOrigins) } ?? model
             let training = try f("training").map { try baseTraining.overridden(by: $0) } ?? baseTraining
             let tierTasks = try f("tasks").map { try checkTasks($0, within: tasks) } ?? tasks
             var taskTraining: [String: TrainingSpec] = [:]
             if let tt = f("task_training") {
                 for (task, spec) in try tt.mapping(allowed: tasks) { taskTraining[task] = try training.overridden(by: spec) }
+            }
+            let (minLength, why) = ModelSpec.minimumLength(modality: modality, tasks: tierTasks)
+            if tierModel.maxLength < minLength {
+                throw (tierOrigins["max_length"] ?? f("model") ?? t).error(
+                    "max_length \(tierModel.maxLength) is too short for tier '\(tierName)': expected at least \(minLength) (\(why))")
             }
             let pretrained = try PretrainedSpec.parse(tier: tierName, tierReader: t, fields: fields, modality: modality)
             var tierMethods = methods.map(\.label)
@@ -258,6 +319,20 @@ public struct Suite: Equatable, Sendable {
                 tierMethods = ms
             }
             if tierMethods.isEmpty { throw t.error("no method of this suite runs in tier '\(tierName)'") }
+            for label in tierMethods {
+                guard let entry = methods.first(where: { $0.label == label }) else { continue }
+                for spec in [training] + tierTasks.compactMap({ taskTraining[$0] }) {
+                    try checkBudget(model: tierModel, training: spec, modality: modality, entry: entry,
+                                    at: f("model") ?? f("training") ?? t, tier: tierName)
+                }
+                if entry.method == "dlr" {
+                    let needed = (tierTasks.map(taskID).max() ?? 0) + 1
+                    if case .int(let n)? = entry.options["tasks"], n < needed {
+                        throw methodReaders[label]!.error(
+                            "method '\(label)': options.tasks \(n) is too small for tier '\(tierName)': expected at least \(needed), one task embedding per task id up to \(tierTasks.max { taskID($0) < taskID($1) }!)")
+                    }
+                }
+            }
             let seeds = try f("seeds").map { try seedList($0) } ?? baseSeeds
             tiers[tierName] = TierSpec(name: tierName, data: data, model: tierModel, training: training,
                                        taskTraining: taskTraining, tasks: tierTasks, methods: tierMethods, seeds: seeds,
@@ -266,16 +341,99 @@ public struct Suite: Equatable, Sendable {
         return Suite(name: name, file: file, modality: modality, tasks: tasks, methods: methods, tiers: tiers)
     }
 
-    /// `seeds: 3` means seeds 1, 2, 3; `seeds: [7, 8]` lists them.
+    /// At most this many seeds per tier (each is a full run of every method and task).
+    static let maxSeeds = 1000
+
+    /// `seeds: 3` means seeds 1, 2, 3; `seeds: [7, 8]` lists them (non-negative: a seed
+    /// is the RNG's 64-bit seed).
     static func seedList(_ r: YAMLReader) throws -> [Int] {
         if case .scalar = r.node {
-            let n = try r.int()
-            guard n >= 1 else { throw r.error("seeds must be at least 1") }
+            let n = try r.int(in: 1...maxSeeds, "the number of seeds, run as seeds 1...N")
             return Array(1...n)
         }
-        let s = try r.sequence().map { try $0.int() }
+        let s = try r.sequence().map { try $0.int(in: 0...Int.max, "a seed") }
         guard !s.isEmpty, Set(s).count == s.count else { throw r.error("seeds must be a non-empty list of distinct integers") }
+        guard s.count <= maxSeeds else { throw r.error("expected at most \(maxSeeds) seeds, got \(s.count)") }
         return s
+    }
+
+    /// Limits of method options beyond what each method's initialiser checks: sizes that
+    /// would allocate without bound and factors whose products become integer counts.
+    static let optionLimits: [String: (ClosedRange<Double>, String)] = [
+        "experts": (1...1024, "experts per routed layer"),
+        "hidden_scale": (1...64, "a multiple of ffn_hidden"),
+        "capacity_factor_train": (0...1000, "expert capacity as a multiple of tokens / experts"),
+        "capacity_factor_eval": (0...1000, "expert capacity as a multiple of tokens / experts"),
+        "min_capacity": (0...1_000_000, "tokens"),
+        "k": (1...1024, "experts per token"),
+        "k_max": (1...1024, "an upper bound on experts or blocks per token, or 'none'"),
+        "groups": (1...1024, "expert groups"),
+        "task_dim": (1...4096, "task embedding width"),
+        "tasks": (1...10000, "task embeddings"),
+        "temperature": (0...1000, "the gate's softmax temperature"),
+        "balance_alpha": (0...1000, "a loss weight"), "balance_weight": (0...1000, "a loss weight"),
+        "entropy_beta": (0...1000, "a loss weight"), "z_beta": (0...1000, "a loss weight"),
+        "reg_weight": (0...1000, "a loss weight"),
+    ]
+
+    static func checkOptionLimit(_ key: String, _ value: OptionValue, _ r: YAMLReader) throws {
+        guard let (range, what) = optionLimits[key] else { return }
+        let v: Double
+        switch value {
+        case .int(let i): v = Double(i)
+        case .double(let d): v = d
+        default: return  // the method's own check names the expected type
+        }
+        guard range.contains(v) else {
+            throw r.error("expected a value in \(fmt(range.lowerBound))...\(fmt(range.upperBound)) (\(what)), got \(fmt(v))")
+        }
+    }
+
+    /// Builds the method once on a tiny model so that its own option checks (types, ranges,
+    /// combinations) run before any cell, reported at the offending option's line.
+    static func checkMethodOptions(_ name: String, _ options: [String: OptionValue], readers: [String: YAMLReader],
+                                   entry: YAMLReader) throws {
+        guard let reg = try? MethodRegistry.method(name) else { return }
+        var rng = RNG(seed: 0)
+        do {
+            let opts = try reg.options(options)
+            switch reg.kind {
+            case .ffnSlot(let make, _): _ = try make(4, 8, opts, &rng)
+            case .blockMixer(let make): _ = try make(4, 2, opts, &rng)
+            }
+        } catch let e as OptionError {
+            throw (readers[e.key] ?? entry).error("method '\(name)': \(e.message)")
+        } catch {
+            throw entry.error("method '\(name)': \(error)")
+        }
+    }
+
+    /// Largest model a cell may build (weights; gradients and Adam's moments take 3x more)
+    /// and largest activation footprint of one step, in float32 elements.
+    static let maxParameters = 500_000_000.0, maxActivations = 10_000_000_000.0
+
+    /// Rejects models and batches too large to allocate (estimates: embeddings, attention,
+    /// the routed FFNs with every expert; attention scores and FFN activations per step).
+    static func checkBudget(model m: ModelSpec, training: TrainingSpec, modality: Modality, entry: MethodEntry,
+                            at r: YAMLReader, tier: String) throws {
+        func int(_ k: String, _ d: Int) -> Double { if case .int(let v)? = entry.options[k] { return Double(v) }; return Double(d) }
+        let experts = ["switch", "top2", "topp", "soft", "noisy_topk", "hierarchical", "hard"].contains(entry.method) ? int("experts", 8) : 1
+        let d = Double(m.d), h = Double(m.ffnHidden) * int("hidden_scale", 1), depth = Double(m.depth)
+        let positions: Double
+        switch modality {
+        case .text: positions = Double(m.maxLength)
+        case .speech: positions = Double(subsampledLength(m.maxLength))
+        case .image: positions = 65
+        }
+        let params = Double(m.vocabSize) * d + positions * d + depth * (4 * d * d + experts * 2 * d * h)
+        if params > maxParameters {
+            throw r.error("tier '\(tier)', method '\(entry.label)': about \(fmt(params.rounded())) parameters (vocab_size, d, depth, ffn_hidden, experts); expected at most \(fmt(maxParameters))")
+        }
+        let b = Double(training.batchSize)
+        let acts = depth * b * positions * (Double(m.heads) * positions + 8 * d + 2 * h * min(experts, 2))
+        if acts > maxActivations {
+            throw r.error("tier '\(tier)', method '\(entry.label)': a step holds about \(fmt(acts.rounded())) activations (batch_size, max_length, heads, d, ffn_hidden, depth); expected at most \(fmt(maxActivations))")
+        }
     }
 
     public func method(_ label: String) -> MethodEntry? { methods.first { $0.label == label } }

@@ -82,11 +82,40 @@ struct YAMLReader {
         return v
     }
 
+    /// A finite number (`.nan`, `.inf` and `-.inf` are rejected: no suite value needs them,
+    /// and a non-finite value cannot be written into a result file).
     func double() throws -> Double {
         guard case .scalar = node, let v = node.float ?? node.int.map(Double.init) else {
             throw error("expected a number, got '\((try? string()) ?? "a collection")'")
         }
+        guard v.isFinite else { throw error("expected a finite number, got '\((try? string()) ?? "\(v)")'") }
         return v
+    }
+
+    /// An integer in `range`; `what` says what the limits are for.
+    func int(in range: ClosedRange<Int>, _ what: String = "") throws -> Int {
+        let v = try int()
+        guard range.contains(v) else {
+            throw error("expected an integer \(describe(range))\(what.isEmpty ? "" : " (\(what))"), got \(v)")
+        }
+        return v
+    }
+
+    /// A finite number in `range` (half-open at the bottom when `openBelow`).
+    func double(in range: ClosedRange<Double>, openBelow: Bool = false, openAbove: Bool = false, _ what: String = "") throws -> Double {
+        let v = try double()
+        let ok = (openBelow ? v > range.lowerBound : v >= range.lowerBound) && (openAbove ? v < range.upperBound : v <= range.upperBound)
+        guard ok else {
+            let lo = openBelow ? "(" : "[", hi = openAbove ? ")" : "]"
+            throw error("expected a number in \(lo)\(fmt(range.lowerBound)), \(fmt(range.upperBound))\(hi)\(what.isEmpty ? "" : " (\(what))"), got \(fmt(v))")
+        }
+        return v
+    }
+
+    /// Whether the value is YAML's null (`~`, `null` or nothing).
+    var isNull: Bool {
+        guard case .scalar(let s) = node, s.style == .plain else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s.string)
     }
 
     func bool() throws -> Bool {
@@ -104,8 +133,21 @@ struct YAMLReader {
         guard case .scalar(let s) = node else { throw error("expected a single value") }
         if let b = node.bool, s.style == .plain { return .bool(b) }
         if let i = node.int, s.style == .plain { return .int(i) }
-        if let d = node.float, s.style == .plain { return .double(d) }
+        if let d = node.float, s.style == .plain {
+            guard d.isFinite else { throw error("expected a finite number, got '\(s.string)'") }
+            return .double(d)
+        }
         return .string(s.string)
     }
 }
 
+
+func describe(_ r: ClosedRange<Int>) -> String {
+    if r.upperBound == Int.max { return "of at least \(r.lowerBound)" }
+    return "in \(r.lowerBound)...\(r.upperBound)"
+}
+
+func fmt(_ v: Double) -> String {
+    if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+    return "\(v)"
+}
