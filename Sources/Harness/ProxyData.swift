@@ -15,21 +15,112 @@ public struct DataSource: Equatable, Sendable {
     /// The seed the proxy data is written with (fixed: the data is part of the benchmark).
     public static let proxySeed: UInt64 = 20_241_122
 
-    /// Writes the proxy data a modality needs when it is missing (a marker file per
-    /// modality records a finished write, so an interrupted write is redone).
+    /// The marker file that says a modality's proxy data under `root` is complete.
+    public func marker(for modality: Modality) -> URL {
+        root.appendingPathComponent(".complete-\(modality.rawValue)")
+    }
+
+    /// The lock every writer of this proxy root takes (beside the root, so that removing
+    /// the root does not remove it).
+    var lockFile: URL {
+        root.deletingLastPathComponent().appendingPathComponent(".\(root.lastPathComponent).lock")
+    }
+
+    /// The folder a writer fills before moving the data into place.
+    func partialFolder(for modality: Modality) -> URL {
+        root.deletingLastPathComponent().appendingPathComponent(".\(root.lastPathComponent).partial-\(modality.rawValue)")
+    }
+
+    /// Writes the proxy data a modality needs when it is missing.
+    ///
+    /// Safe against kills and concurrent writers: a writer holds an exclusive lock on the
+    /// root (`flock`, released by the kernel when the process dies, so a killed writer never
+    /// blocks the next one), writes into a partial folder beside the root, then renames each
+    /// dataset folder into place and writes the modality's marker last. A process that finds
+    /// no marker waits for the lock and checks again: the first writer wins and the others
+    /// read what it wrote. A dataset folder without a marker (left by an interrupted write
+    /// of an older version) is replaced, as is a partial folder left by a killed writer.
     public func ensureProxy(for modality: Modality, scale: ProxyScale, log: (String) -> Void) throws {
         guard isProxy else { return }
-        let marker = root.appendingPathComponent(".complete-\(modality.rawValue)")
-        if FileManager.default.fileExists(atPath: marker.path) { return }
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: marker(for: modality).path) { return }
+        let parent = root.deletingLastPathComponent()
+        do {
+            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        } catch {
+            throw HarnessError("\(parent.path): cannot create the proxy data folder: \(error.localizedDescription)")
+        }
+        let fd = open(lockFile.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw HarnessError("\(lockFile.path): cannot open the proxy data lock: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            log("waiting for another process writing proxy data under \(root.path) …")
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else {
+                    throw HarnessError("\(lockFile.path): cannot lock: \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        defer { flock(fd, LOCK_UN) }
+        // Another process may have finished while this one waited.
+        if fm.fileExists(atPath: marker(for: modality).path) { return }
+
+        let partial = partialFolder(for: modality)
+        try? fm.removeItem(at: partial)  // left by a killed writer: the lock says nobody writes it now
         let start = Date()
         log("writing \(scale.rawValue) proxy data for \(modality.rawValue) under \(root.path) …")
-        switch modality {
-        case .text: try GLUEProxy.write(root: root, seed: DataSource.proxySeed, scale: scale)
-        case .image: try CIFARProxy.write(root: root, seed: DataSource.proxySeed, scale: scale)
-        case .speech: try SpeechProxy.write(root: root, seed: DataSource.proxySeed, scale: scale)
+        do {
+            try fm.createDirectory(at: partial, withIntermediateDirectories: true)
+            switch modality {
+            case .text: try GLUEProxy.write(root: partial, seed: DataSource.proxySeed, scale: scale)
+            case .image: try CIFARProxy.write(root: partial, seed: DataSource.proxySeed, scale: scale)
+            case .speech: try SpeechProxy.write(root: partial, seed: DataSource.proxySeed, scale: scale)
+            }
+            try fm.createDirectory(at: root, withIntermediateDirectories: true)
+            for name in try fm.contentsOfDirectory(atPath: partial.path).sorted() {
+                let src = partial.appendingPathComponent(name), dst = root.appendingPathComponent(name)
+                if name == DatasetLayout.proxyMarkerFile(partial).lastPathComponent {
+                    try mergeNotes(from: src, into: dst)
+                    continue
+                }
+                // No marker: whatever is there is unfinished (or stale) and is replaced.
+                if fm.fileExists(atPath: dst.path) { try fm.removeItem(at: dst) }
+                guard rename(src.path, dst.path) == 0 else {
+                    throw HarnessError("\(dst.path): cannot move the finished proxy data into place: \(String(cString: strerror(errno)))")
+                }
+            }
+            try atomicWrite(Data(), to: marker(for: modality))
+            try? fm.removeItem(at: partial)
+        } catch {
+            try? fm.removeItem(at: partial)
+            throw error
         }
-        try Data().write(to: marker)
         log(String(format: "proxy data for %@ written in %.1f s", modality.rawValue, Date().timeIntervalSince(start)))
+    }
+
+    /// Adds the sections (`## ` headings) of the notes file `src` to `dst`, replacing a
+    /// section of the same heading (each modality's writer notes its own section).
+    func mergeNotes(from src: URL, into dst: URL) throws {
+        let new = try String(contentsOf: src, encoding: .utf8)
+        guard var text = try? String(contentsOf: dst, encoding: .utf8) else {
+            try atomicWrite(Data(new.utf8), to: dst)
+            return
+        }
+        let parts = new.components(separatedBy: "\n## ").dropFirst()
+        for part in parts {
+            let block = "## " + part.trimmingCharacters(in: .newlines) + "\n\n"
+            let heading = block.prefix { $0 != "\n" } + "\n"
+            if let r = text.range(of: String(heading)) {
+                let rest = text[r.upperBound...]
+                let end = rest.range(of: "\n## ").map { text.index(after: $0.lowerBound) } ?? text.endIndex
+                text.replaceSubrange(r.lowerBound..<end, with: block)
+            } else {
+                if !text.hasSuffix("\n\n") { text += text.hasSuffix("\n") ? "\n" : "\n\n" }
+                text += block
+            }
+        }
+        try atomicWrite(Data(text.utf8), to: dst)
     }
 }
