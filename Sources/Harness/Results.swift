@@ -190,26 +190,102 @@ public func atomicWrite(_ data: Data, to url: URL) throws {
     }
 }
 
-/// Gathers result files from several folders into one. The same cell with the same
-/// configuration hash in two sources is kept once; with different hashes it is an error.
-public func mergeResults(sources: [URL], into dest: URL) throws -> (copied: Int, identical: Int) {
-    var copied = 0, identical = 0
+/// What `mergeResults` did: files copied in, files already present with the same
+/// numbers, and failed results in the destination replaced by an ok result.
+public struct MergeSummary: Equatable, Sendable {
+    public var copied = 0
+    public var identical = 0
+    public var replacedFailed = 0
+}
+
+/// Gathers result files from several folders into one (e.g. one per shard).
+///
+/// Every source file (and every destination file it meets) is read and checked before
+/// anything is copied, so a corrupt source copies nothing. For each cell: an ok result
+/// beats a failed one (in a source or in the destination); two ok results with the same
+/// configuration hash and different numbers are a conflict; the same cell with different
+/// configuration hashes is an error. Conflicts and errors are all listed in one thrown
+/// error, and then nothing is copied.
+@discardableResult
+public func mergeResults(sources: [URL], into dest: URL) throws -> MergeSummary {
+    let fm = FileManager.default
+    var problems: [String] = []
+    // Every candidate per target path, in source order, with the file it came from.
+    var candidates: [String: [(file: URL, result: CellResult)]] = [:]
+    var order: [String] = []
     for src in sources {
-        guard FileManager.default.fileExists(atPath: src.path) else {
-            throw HarnessError("\(src.path): no such results folder")
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: src.path, isDirectory: &isDir), isDir.boolValue else {
+            problems.append("\(src.path): no such results folder")
+            continue
         }
         for file in ResultStore.resultFiles(under: src) {
-            let r = try ResultStore.read(file)
-            let cell = Cell(config: r.config)
-            let target = cell.resultPath(in: dest)
-            if FileManager.default.fileExists(atPath: target.path) {
-                let existing = try ResultStore.read(target)
-                if existing.configHash == r.configHash { identical += 1; continue }
-                throw HarnessError("\(file.path) and \(target.path) hold the same cell (\(cell.id)) with different configurations (\(r.configHash) vs \(existing.configHash))")
+            do {
+                let r = try ResultStore.read(file)
+                let target = Cell(config: r.config).resultPath(in: dest).standardizedFileURL.path
+                if candidates[target] == nil { order.append(target) }
+                candidates[target, default: []].append((file, r))
+            } catch {
+                problems.append("\(error)")
             }
-            try ResultStore.write(r, to: target)
-            copied += 1
         }
     }
-    return (copied, identical)
+    var plan: [(target: URL, result: CellResult, replacesFailed: Bool)] = []
+    var summary = MergeSummary()
+    for target in order {
+        let targetURL = URL(fileURLWithPath: target)
+        var all = candidates[target]!
+        var existing: CellResult?
+        if fm.fileExists(atPath: target) {
+            do {
+                existing = try ResultStore.read(targetURL)
+                all.insert((targetURL, existing!), at: 0)
+            } catch {
+                problems.append("\(error)")
+                continue
+            }
+        }
+        let first = all[0]
+        if let other = all.first(where: { $0.result.configHash != first.result.configHash }) {
+            problems.append("\(first.file.path) and \(other.file.path) hold the same cell (\(Cell(config: first.result.config).id)) with different configurations (\(first.result.configHash) vs \(other.result.configHash))")
+            continue
+        }
+        let oks = all.filter { $0.result.isOK }
+        if let a = oks.first, let b = oks.dropFirst().first(where: { !sameNumbers($0.result, a.result) }) {
+            problems.append("conflict: \(a.file.path) and \(b.file.path) are ok results of the same cell (\(Cell(config: a.result.config).id)) and configuration (\(a.result.configHash)) with different numbers")
+            continue
+        }
+        let winner = oks.first ?? all[0]
+        if let existing {
+            if existing.isOK || !winner.result.isOK {
+                summary.identical += all.count - 1
+            } else {
+                plan.append((targetURL, winner.result, true))
+                summary.replacedFailed += 1
+                summary.identical += all.count - 2
+            }
+        } else {
+            plan.append((targetURL, winner.result, false))
+            summary.copied += 1
+            summary.identical += all.count - 1
+        }
+    }
+    if !problems.isEmpty {
+        throw HarnessError("merge: nothing copied; \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n  "
+                           + problems.joined(separator: "\n  "))
+    }
+    for p in plan { try ResultStore.write(p.result, to: p.target) }
+    return summary
+}
+
+/// Whether two results hold the same numbers (everything but when, where and how long).
+func sameNumbers(_ a: CellResult, _ b: CellResult) -> Bool {
+    func strip(_ r: CellResult) -> CellResult {
+        var r = r
+        r.wallSeconds = 0
+        r.finishedAt = ""
+        r.environment = EnvironmentRecord(gitCommit: "", swiftVersion: "", blas: "", threads: 0, cpu: "", os: "")
+        return r
+    }
+    return strip(a) == strip(b)
 }

@@ -36,7 +36,7 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         let r = try mergeResults(sources: sources.map { URL(fileURLWithPath: $0) }, into: URL(fileURLWithPath: out))
-        print("merged: \(r.copied) copied, \(r.identical) already present")
+        print("merged: \(r.copied) copied, \(r.replacedFailed) failed results replaced by ok ones, \(r.identical) already present")
     }
 }
 
