@@ -85,7 +85,8 @@ public struct TrainLoop {
         if let url = checkpointURL, FileManager.default.fileExists(atPath: url.path) {
             // A checkpoint that cannot be used (corrupt, other configuration) is discarded:
             // the cell starts over rather than failing.
-            if let meta = try? TrainingCheckpoint.load(from: url, model: model, optimizer: optimizer, expectedConfigHash: configHash),
+            let loaded = Result { try TrainingCheckpoint.load(from: url, model: model, optimizer: optimizer, expectedConfigHash: configHash) }
+            if let meta = try? loaded.get(),
                let e = meta.rngs["epoch"], let t = meta.rngs["train"], let c = meta.extra["cursor"].flatMap(Int.init) {
                 start = meta.step
                 epochRNG = e
@@ -96,6 +97,7 @@ public struct TrainLoop {
                 flopsBefore = Double(meta.extra["flops"] ?? "0") ?? 0
                 resumed = start
             } else {
+                FileHandle.standardError.write(Data("discarded checkpoint \(url.path): \({ if case .failure(let e) = loaded { return "\(e)" } else { return "incomplete metadata" } }()); starting the cell over\n".utf8))
                 try? FileManager.default.removeItem(at: url)
             }
         }

@@ -26,11 +26,32 @@ public enum EngineThreads {
         chosen = n
     }
 
-    /// Applies `MOEBENCH_THREADS` when set; otherwise leaves OpenBLAS's own default.
-    /// Returns the count in force.
+    /// The largest thread count accepted (far above any machine this runs on; a larger
+    /// value is a typo).
+    public static let maxThreads = 1024
+
+    /// An invalid thread count: names where it came from and what was expected.
+    public struct InvalidThreadCount: Error, CustomStringConvertible {
+        public let source: String
+        public let value: String
+        public var description: String {
+            "\(source)=\(value): expected an integer number of threads in 1...\(EngineThreads.maxThreads)"
+        }
+    }
+
+    /// Parses a thread count (`1...maxThreads`, surrounding spaces allowed); nil otherwise.
+    public static func parse(_ s: String) -> Int? {
+        guard let n = Int(s.trimmingCharacters(in: .whitespaces)), (1...maxThreads).contains(n) else { return nil }
+        return n
+    }
+
+    /// Applies `MOEBENCH_THREADS` when set (an error when it is not a thread count: 0,
+    /// -1, abc, an empty value); otherwise leaves OpenBLAS's own default. Returns the count
+    /// in force.
     @discardableResult
-    public static func configureFromEnvironment() -> Int {
-        if let s = ProcessInfo.processInfo.environment["MOEBENCH_THREADS"], let n = Int(s), n >= 1 {
+    public static func configureFromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int {
+        if let s = environment["MOEBENCH_THREADS"] {
+            guard let n = parse(s) else { throw InvalidThreadCount(source: "MOEBENCH_THREADS", value: s) }
             set(n)
         }
         return current

@@ -41,10 +41,12 @@ struct EngineOptions: ParsableArguments {
 
     func apply() throws {
         if let threads {
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            guard (1...EngineThreads.maxThreads).contains(threads) else {
+                throw ValidationError("--threads must be in 1...\(EngineThreads.maxThreads), got \(threads)")
+            }
             EngineThreads.set(threads)
         } else {
-            EngineThreads.configureFromEnvironment()
+            try EngineThreads.configureFromEnvironment()
         }
     }
 }
