@@ -182,6 +182,10 @@ public enum CIFAR100 {
                             + "\(bytes.count - full * recordBytes) bytes")
         }
         let n = bytes.count / recordBytes
+        guard n > 0 else {
+            throw DataError(file: file.path, "empty: expected at least one \(recordBytes)-byte record "
+                            + "(coarse label, fine label, 3072 pixels)")
+        }
         var images = [UInt8](repeating: 0, count: n * CIFARSplit.pixelsPerImage)
         var fine = [Int](repeating: 0, count: n)
         var coarse = [Int](repeating: 0, count: n)

@@ -57,8 +57,15 @@ struct DataInspectCommand: ParsableCommand {
     @Option(name: .long, help: "Dataset root folder (holding glue/, cifar-100-binary/, LibriSpeech/).")
     var root: String
 
-    @Flag(name: .long, help: "Print JSON: {dataset, root, proxy, splits: {name: {examples, labels, range, skipped, speakers, seconds}}}.")
+    @Flag(name: .long, help: "Print JSON: {dataset, root, proxy, splits: {name: {examples, labels, range, skipped, speakers, seconds, decoded, absent}}}.")
     var json = false
+
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "LibriSpeech: decode every FLAC file, catching truncated and corrupt streams (default: only subsets of at most \(DataInspectCommand.decodeByDefaultUpTo) utterances).")
+    var decode: Bool?
+
+    /// Subsets up to this many utterances are decoded unless `--no-decode` is given.
+    static let decodeByDefaultUpTo = 2000
 
     struct SplitReport: Codable {
         var examples: Int
@@ -69,6 +76,10 @@ struct DataInspectCommand: ParsableCommand {
         /// LibriSpeech: distinct speakers and total audio seconds.
         var speakers: Int?
         var seconds: Double?
+        /// LibriSpeech: whether every file was decoded (not only its STREAMINFO read).
+        var decoded: Bool?
+        /// GLUE: a test split that is not there (training never reads it).
+        var absent: Bool?
     }
 
     struct Report: Codable {
@@ -89,6 +100,12 @@ struct DataInspectCommand: ParsableCommand {
         case .glue:
             for task in GLUETask.allCases {
                 for split in task.splits {
+                    // Test files carry no labels and are never read by training: optional.
+                    if task.testSplits.contains(split),
+                       !FileManager.default.fileExists(atPath: GLUE.file(root: rootURL, task: task, split: split).path) {
+                        splits.append(("\(task.rawValue)/\(split)", SplitReport(examples: 0, absent: true)))
+                        continue
+                    }
                     let s = try GLUE.load(root: rootURL, task: task, split: split)
                     var labels: [String: Int]?
                     var range: [Double]?
@@ -123,8 +140,23 @@ struct DataInspectCommand: ParsableCommand {
             if present.isEmpty { present = [LibriSpeech.subsets[0]] }
             for subset in present {
                 let u = try LibriSpeech.scan(root: rootURL, subset: subset)
-                let seconds = try u.reduce(0.0) { $0 + (try Flac.duration(of: $1.audio)) }
-                splits.append((subset, SplitReport(examples: u.count, speakers: Set(u.map(\.speaker)).count, seconds: seconds)))
+                let decodeAll = decode ?? (u.count <= DataInspectCommand.decodeByDefaultUpTo)
+                var seconds = 0.0
+                for utt in u {
+                    // STREAMINFO first: rate, channels and bit depth must be LibriSpeech's.
+                    let format = try Flac.format(of: utt.audio)
+                    guard format == .speech else {
+                        throw DataError(file: utt.audio.path, "\(format): expected \(FlacFormat.speech) (LibriSpeech's format)")
+                    }
+                    if decodeAll {
+                        // Decoding checks frame CRCs, the MD5 signature and the sample count.
+                        seconds += Double(try Flac.decode(utt.audio).count) / Double(format.sampleRate)
+                    } else {
+                        seconds += try Flac.duration(of: utt.audio)
+                    }
+                }
+                splits.append((subset, SplitReport(examples: u.count, speakers: Set(u.map(\.speaker)).count, seconds: seconds,
+                                                   decoded: decodeAll)))
             }
         }
         let report = Report(dataset: dataset.rawValue, root: rootURL.path, proxy: DatasetLayout.isProxy(rootURL),
@@ -137,11 +169,16 @@ struct DataInspectCommand: ParsableCommand {
         }
         print("\(dataset.rawValue) at \(rootURL.path) (\(report.proxy ? "data: proxy" : "data: real"))")
         for (name, s) in splits {
+            if s.absent == true {
+                print(name.padding(toLength: 24, withPad: " ", startingAt: 0) + "  absent (optional: training never reads test files)")
+                continue
+            }
             var line = name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%8d examples", s.examples)
             if let skipped = s.skipped { line += "  \(skipped) skipped" }
             if let r = s.range { line += String(format: "  scores %.2f to %.2f", r[0], r[1]) }
             if let n = s.speakers { line += "  \(n) speakers" }
             if let sec = s.seconds { line += String(format: "  %.1f s of audio", sec) }
+            if let d = s.decoded { line += d ? ", every file decoded" : ", headers only (--decode to decode)" }
             if let labels = s.labels, labels.count <= 10 {
                 line += "  labels " + labels.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " ")
             } else if let labels = s.labels {
