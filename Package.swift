@@ -23,6 +23,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // Tests only: random suite values for the property-based validation test.
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // System libraries: the chosen dependencies, installed by `make deps`.
@@ -57,7 +59,8 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "PretrainedTests", dependencies: ["Pretrained", "NN", "Tensor", "Data", "Routing", "Harness", "Report", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Report", "Routing", "TestSupport"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Report", "Routing", "Data", "TestSupport",
+                                                        .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "NN", "Tensor", "TestSupport"]),
