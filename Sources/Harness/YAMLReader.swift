@@ -34,7 +34,11 @@ struct YAMLReader {
         do {
             node = try Yams.compose(yaml: text)
         } catch {
-            throw SuiteError(file: file, line: nil, key: "", "not valid YAML: \(error)")
+            // Yams says where: "... in line N, column M".
+            let text = "\(error)"
+            let line = text.range(of: #"in line \d+"#, options: .regularExpression)
+                .flatMap { Int(text[$0].dropFirst("in line ".count)) }
+            throw SuiteError(file: file, line: line, key: "", "not valid YAML: \(text)")
         }
         guard let node else { throw SuiteError(file: file, line: nil, key: "", "the file is empty") }
         return YAMLReader(file: file, node: node, path: "")
