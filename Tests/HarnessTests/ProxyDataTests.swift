@@ -70,6 +70,20 @@ final class ProxyDataTests: XCTestCase {
         return try numbers("results-a")
     }
 
+    /// Whether a GLUE task folder under one of `roots` has a train.tsv and no difficulty.tsv.
+    func halfWrittenTask(_ roots: [URL]) -> Bool {
+        let fm = FileManager.default
+        for r in roots {
+            let glue = r.appendingPathComponent("glue")
+            for task in (try? fm.contentsOfDirectory(atPath: glue.path)) ?? [] {
+                let dir = glue.appendingPathComponent(task)
+                if fm.fileExists(atPath: dir.appendingPathComponent("train.tsv").path),
+                   !fm.fileExists(atPath: dir.appendingPathComponent("difficulty.tsv").path) { return true }
+            }
+        }
+        return false
+    }
+
     func testSIGKILLDuringProxyGenerationThenRerunGivesTheSameResults() throws {
         let expected = try uninterrupted()
 
@@ -79,8 +93,9 @@ final class ProxyDataTests: XCTestCase {
         var killed = false
         let deadline = Date().addingTimeInterval(60)
         while p.isRunning, Date() < deadline {
-            // Killed once the writer has started filling its folder.
-            if FileManager.default.fileExists(atPath: partial.appendingPathComponent("glue").path) {
+            // Killed as soon as a GLUE task has its train.tsv and not yet its difficulty.tsv
+            // (in the writer's partial folder, or straight in the data folder).
+            if halfWrittenTask([partial, root.appendingPathComponent("data-b/proxy-smoke")]) {
                 kill(p.processIdentifier, SIGKILL)
                 killed = true
                 break
