@@ -44,7 +44,11 @@ let package = Package(
         .target(name: "Pretrained", dependencies: ["NN", "Tensor", "Data", "Routing"], swiftSettings: kernelSettings),
         // Suites, the run grid, cache/resume, sharding, results, regression.
         .target(name: "Harness", dependencies: ["Routing", "Data", "NN", "Tensor", "Pretrained",
-                                                .product(name: "Yams", package: "Yams")]),
+                                                .product(name: "Yams", package: "Yams")],
+                plugins: ["BuildInfo"]),
+        // Embeds the commit, dirty flag, code fingerprint and compiler version in Harness
+        // (Plugins/BuildInfo/buildinfo.sh says what the fingerprint hashes).
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         // Markdown tables, claims, PNG plots.
         .target(name: "Report", dependencies: ["Harness", "CPNG"]),
         // The command line: thin.

@@ -1,23 +1,61 @@
 import Foundation
 import Tensor
 
-/// Captures where a result was produced: git commit, Swift version, BLAS and threads, CPU.
-public enum RunEnvironment {
-    public static func capture(projectRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> EnvironmentRecord {
-        EnvironmentRecord(gitCommit: gitCommit(projectRoot), swiftVersion: swiftVersion,
-                          blas: "\(EngineThreads.blasConfig) (\(EngineThreads.blasCore))",
-                          threads: EngineThreads.current, cpu: cpuModel, os: osVersion)
+/// The build this program is: provenance embedded at build time by the BuildInfo plugin
+/// (`Plugins/BuildInfo/buildinfo.sh`), never read from the current directory.
+public enum Build {
+    /// The commit the binary was built from (40 hex digits), "unknown" outside git.
+    public static var commit: String { BuildInfo.commit }
+    /// Tracked files differed from the commit when the binary was built.
+    public static var dirty: Bool { BuildInfo.dirty }
+    /// The commit as results record it: 12 hex digits, with "-dirty" for a dirty build.
+    public static var shortCommit: String {
+        (BuildInfo.commit == "unknown" ? "unknown" : String(BuildInfo.commit.prefix(12))) + (BuildInfo.dirty ? "-dirty" : "")
     }
-
-    static var swiftVersion: String {
-        #if swift(>=6.3)
-        return "6.3+"
-        #elseif swift(>=6.0)
-        return "6.x"
+    /// "debug" or "release".
+    public static var configuration: String {
+        #if DEBUG
+        return "debug"
         #else
-        return "5.x"
+        return "release"
         #endif
     }
+    /// `MOEBENCH_TARGET_CPU` at build time ("(unset)" when it was not set; "" for generic x86-64).
+    public static var targetCPU: String { BuildInfo.targetCPU }
+    /// The compiler that built this binary (`swiftc --version`, first line).
+    public static var compiler: String { BuildInfo.compiler }
+    /// The code fingerprint: 16 hex digits over what determines the numbers (the sources of
+    /// every module but Report and the command line, Package.swift, MOEBENCH_TARGET_CPU and
+    /// the build configuration). A cached result is reused only under the same fingerprint.
+    public static var fingerprint: String {
+        fnv1a64Hex(Data("\(BuildInfo.codeHash)|\(configuration)|\(BuildInfo.targetCPU)".utf8))
+    }
+    /// What `moebench --version` prints.
+    public static var versionText: String {
+        """
+        moebench \(shortCommit)
+        commit: \(commit)\(dirty ? " (dirty: tracked files differed when it was built)" : "")
+        code fingerprint: \(fingerprint) (\(BuildInfo.codeFiles) source files + Package.swift, \(configuration), target cpu \(targetCPU.isEmpty ? "generic" : targetCPU))
+        compiler: \(compiler)
+        """
+    }
+}
+
+/// Captures where a result was produced: the build (commit, fingerprint, compiler), BLAS and
+/// its kernels, threads, CPU.
+public enum RunEnvironment {
+    public static func capture() -> EnvironmentRecord {
+        EnvironmentRecord(gitCommit: Build.shortCommit, swiftVersion: Build.compiler,
+                          blas: "\(EngineThreads.blasConfig) (\(EngineThreads.blasCore))",
+                          threads: EngineThreads.current, cpu: cpuModel, os: osVersion,
+                          codeFingerprint: Build.fingerprint, cpuKind: cpuKind, build: Build.configuration,
+                          host: hostName)
+    }
+
+    /// The kind of CPU as far as the numbers are concerned: the OpenBLAS kernel family in use
+    /// (e.g. SkylakeX, Haswell). Kernels of different widths round differently; the engine's
+    /// own kernels compute the same bits on every x86-64.
+    public static var cpuKind: String { EngineThreads.blasCore }
 
     static var cpuModel: String {
         guard let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
@@ -31,23 +69,10 @@ public enum RunEnvironment {
         ProcessInfo.processInfo.operatingSystemVersionString
     }
 
-    /// The checked-out commit, with "-dirty" when tracked files differ; "unknown" outside git.
-    static func gitCommit(_ root: URL) -> String {
-        func run(_ args: [String]) -> String? {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["git", "-C", root.path] + args
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            do { try p.run() } catch { return nil }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else { return nil }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard let head = run(["rev-parse", "--short=12", "HEAD"]) else { return "unknown" }
-        let dirty = (run(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty ? "" : "-dirty"
-        return head + dirty
+    /// gethostname(2), without a name lookup.
+    public static var hostName: String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "unknown" }
+        return String(cString: buf)
     }
 }

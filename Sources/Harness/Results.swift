@@ -32,22 +32,48 @@ public struct ParamsRecord: Codable, Equatable, Sendable {
     }
 }
 
-/// Where and how a result was produced.
+/// Where and how a result was produced. The fields after `os` are absent from results made
+/// before builds embedded their provenance (such results count as stale).
 public struct EnvironmentRecord: Codable, Equatable, Sendable {
+    /// The commit of the binary that ran (12 hex digits, "-dirty" for a dirty build).
     public var gitCommit: String
+    /// The compiler that built it (`swiftc --version`, first line).
     public var swiftVersion: String
     public var blas: String
     public var threads: Int
     public var cpu: String
     public var os: String
+    /// The binary's code fingerprint (`moebench --version`): the cache reuses a result only
+    /// under the same fingerprint.
+    public var codeFingerprint: String?
+    /// The OpenBLAS kernel family that ran (SkylakeX, Haswell, …): results are bit-identical
+    /// across machines of the same kind at the same thread count.
+    public var cpuKind: String?
+    /// "release" or "debug".
+    public var build: String?
+    public var host: String?
 
-    public init(gitCommit: String, swiftVersion: String, blas: String, threads: Int, cpu: String, os: String) {
+    public init(gitCommit: String, swiftVersion: String, blas: String, threads: Int, cpu: String, os: String,
+                codeFingerprint: String? = nil, cpuKind: String? = nil, build: String? = nil, host: String? = nil) {
         self.gitCommit = gitCommit
         self.swiftVersion = swiftVersion
         self.blas = blas
         self.threads = threads
         self.cpu = cpu
         self.os = os
+        self.codeFingerprint = codeFingerprint
+        self.cpuKind = cpuKind
+        self.build = build
+        self.host = host
+    }
+
+    /// The kernel family, from `cpuKind` or, for older results, from the BLAS line's "(core)".
+    public var kernelKind: String {
+        if let cpuKind { return cpuKind }
+        if let open = blas.lastIndex(of: "("), blas.hasSuffix(")") {
+            return String(blas[blas.index(after: open)..<blas.index(before: blas.endIndex)])
+        }
+        return "unknown"
     }
 }
 
@@ -149,7 +175,8 @@ public enum ResultStore {
         }
     }
 
-    /// The stored result for `cell` when its configuration hash matches, else nil.
+    /// The stored result for `cell` when its configuration hash matches, else nil (whatever
+    /// code made it: `GridRunner.state` tells current from stale).
     public static func cached(_ cell: Cell, resultsRoot: URL) -> CellResult? {
         let url = cell.resultPath(in: resultsRoot)
         guard FileManager.default.fileExists(atPath: url.path),
@@ -174,20 +201,54 @@ public enum ResultStore {
 }
 
 /// Writes `data` to `url` atomically: a temporary file beside it, flushed, then renamed.
+/// Errors name the file and the operating system's reason (permission denied, no space
+/// left on device, …).
 public func atomicWrite(_ data: Data, to url: URL) throws {
     let dir = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try makeDirectory(dir)
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    guard FileManager.default.createFile(atPath: tmp.path, contents: data) else {
-        throw HarnessError("\(tmp.path): cannot write")
+    do { try writeFile(data, to: tmp, sync: true) } catch {
+        unlink(tmp.path)
+        throw error
     }
-    let fd = open(tmp.path, O_RDONLY)
-    if fd >= 0 { fsync(fd); close(fd) }
     guard rename(tmp.path, url.path) == 0 else {
         let err = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: tmp)
+        unlink(tmp.path)
         throw HarnessError("\(url.path): cannot move the finished file into place: \(err)")
     }
+}
+
+/// Creates `dir` and its parents; the error names the folder and the reason.
+func makeDirectory(_ dir: URL) throws {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue { return }
+    let parent = dir.deletingLastPathComponent()
+    if parent.path != dir.path, parent.path != "/" { try makeDirectory(parent) }
+    if mkdir(dir.path, 0o755) != 0 && errno != EEXIST {
+        throw HarnessError("\(dir.path): cannot create the folder: \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Writes `data` to a new file `url` with write(2), checking every call (a full disk fails
+/// here, or at fsync/close, with the reason).
+func writeFile(_ data: Data, to url: URL, sync: Bool) throws {
+    let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw HarnessError("\(url.path): cannot create: \(String(cString: strerror(errno)))") }
+    var failure: String?
+    data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
+        var off = 0
+        while off < buf.count {
+            let n = write(fd, buf.baseAddress! + off, buf.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = String(cString: strerror(errno)); return
+            }
+            off += n
+        }
+    }
+    if failure == nil, sync, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+    if close(fd) != 0, failure == nil { failure = String(cString: strerror(errno)) }
+    if let failure { throw HarnessError("\(url.path): cannot write: \(failure)") }
 }
 
 /// What `mergeResults` did: files copied in, files already present with the same

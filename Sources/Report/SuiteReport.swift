@@ -147,6 +147,20 @@ public struct SuiteReport {
         return s
     }
 
+    /// Which builds and machines the results came from: commits (with their code
+    /// fingerprints) and CPU kinds (OpenBLAS kernels) with thread counts, each with its cells.
+    public func provenance() -> String {
+        func counted(_ keys: [String]) -> String {
+            Dictionary(grouping: keys) { $0 }.map { ($0.key, $0.value.count) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
+                .map { "\($0.0) (\($0.1) cell\($0.1 == 1 ? "" : "s"))" }.joined(separator: ", ")
+        }
+        let commits = counted(results.map { r in
+            "`\(r.environment.gitCommit)`" + (r.environment.codeFingerprint.map { " fingerprint `\($0)`" } ?? " (no fingerprint)")
+        })
+        let kinds = counted(results.map { "\($0.environment.kernelKind), \($0.environment.threads) thread\($0.environment.threads == 1 ? "" : "s")" })
+        return "**Provenance:** commit \(commits). **CPU kind:** \(kinds)."
+    }
+
     public func markdown(title: String, notes: [String] = [], plots: [(String, String)] = []) -> String {
         let data = dataKinds.sorted().joined(separator: ", ")
         var s = "# \(title): \(tier) tier\n\n"
@@ -157,6 +171,7 @@ public struct SuiteReport {
         s += ".\n\n"
         s += "Rendered by `moebench report` from the result files under `results/\(tier)/\(suite)/`; never edited by hand. "
         s += "Metrics are percentages, mean ± sample standard deviation over seeds. GFLOPs are the engine's counted forward FLOPs per example (one multiply-add = 2 FLOPs); active parameters are those used per example.\n\n"
+        s += provenance() + "\n\n"
         for n in notes { s += n + "\n\n" }
         s += "## Results\n\n" + table() + "\n"
         let r = routingByLayer()

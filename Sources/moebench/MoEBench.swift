@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Harness
 import Tensor
 
 @main
@@ -29,7 +30,10 @@ struct MoEBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moebench",
         abstract: "Reproducible benchmark and paper-replication suite for Mixture-of-Experts routing.",
-        subcommands: [EnvCommand.self, DataCommand.self, ReplicateCommand.self, ReportCommand.self, MergeCommand.self,
+        // The provenance embedded at build time (commit, dirty flag, code fingerprint,
+        // compiler); `moebench env` adds the BLAS kernels and threads of this machine.
+        version: Build.versionText,
+        subcommands: [EnvCommand.self, DataCommand.self, ReplicateCommand.self, VerifyCommand.self, ReportCommand.self, MergeCommand.self,
                       RegressCommand.self, FlopsCommand.self, EncodeCommand.self, BenchCommand.self]
     )
 }
@@ -59,8 +63,10 @@ struct EnvCommand: ParsableCommand {
 
     func run() throws {
         try engine.apply()
+        print(Build.versionText)
         print("openblas: \(EngineThreads.blasConfig)")
         print("core: \(EngineThreads.blasCore)")
         print("threads: \(EngineThreads.current)")
+        print("cpu kind: \(RunEnvironment.cpuKind) (\(RunEnvironment.capture().cpu))")
     }
 }

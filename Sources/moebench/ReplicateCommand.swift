@@ -1,4 +1,5 @@
 import ArgumentParser
+import Data
 import Foundation
 import Harness
 import Report
@@ -29,10 +30,71 @@ func loadSuites(_ dir: String, name: String) throws -> [Suite] {
     return suites.sorted { (order.firstIndex(of: $0.name) ?? 99, $0.name) < (order.firstIndex(of: $1.name) ?? 99, $1.name) }
 }
 
+/// Expands the grid of the selected suites and tier, applying --seeds, --methods, --tasks
+/// (a selection that matches nothing is an error naming what exists), --pretrained-model and
+/// --data.
+func selectCells(suites suiteList: [Suite], tier: String, seeds: Int?, methods: String?, tasks: String?,
+                 pretrainedModel: String?, realData: String?, log: (String) -> Void = { print($0) }) throws -> [Cell] {
+    var cells: [Cell] = []
+    var allMethods: [String] = [], allTasks: [String] = []
+    let wantMethods = methods.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    let wantTasks = tasks.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    if let wantMethods, wantMethods.isEmpty { throw HarnessError("--methods: expected comma-separated method labels, got '\(methods!)'") }
+    if let wantTasks, wantTasks.isEmpty { throw HarnessError("--tasks: expected comma-separated task names, got '\(tasks!)'") }
+    for s in suiteList {
+        guard s.tiers[tier] != nil else {
+            log("suite \(s.name): no '\(tier)' tier, skipped")
+            continue
+        }
+        var suiteCells = try expandGrid(suite: s, tierName: tier, seedCount: seeds)
+        for c in suiteCells {
+            if !allMethods.contains(c.config.method.label) { allMethods.append(c.config.method.label) }
+            if !allTasks.contains(c.config.task) { allTasks.append(c.config.task) }
+        }
+        if let wantMethods { suiteCells = suiteCells.filter { wantMethods.contains($0.config.method.label) } }
+        if let wantTasks { suiteCells = suiteCells.filter { wantTasks.contains($0.config.task) } }
+        for k in suiteCells.indices where suiteCells[k].config.pretrained != nil {
+            if let pretrainedModel { suiteCells[k].config.pretrained!.model = pretrainedModel }
+            // The pretrained tier fine-tunes on the real GLUE files when --data is given.
+            if realData != nil { suiteCells[k].config.data = "real" }
+        }
+        cells += suiteCells
+    }
+    let names = suiteList.map(\.name).joined(separator: ", ")
+    if let unknown = wantMethods?.filter({ !allMethods.contains($0) }), !unknown.isEmpty {
+        throw HarnessError("--methods: \(unknown.joined(separator: ", ")) matches no method of tier '\(tier)' in \(names); methods: \(allMethods.joined(separator: ", "))")
+    }
+    if let unknown = wantTasks?.filter({ !allTasks.contains($0) }), !unknown.isEmpty {
+        throw HarnessError("--tasks: \(unknown.joined(separator: ", ")) matches no task of tier '\(tier)' in \(names); tasks: \(allTasks.joined(separator: ", "))")
+    }
+    if cells.isEmpty {
+        throw HarnessError("the selection matches no cell of tier '\(tier)' in \(names) (methods: \(allMethods.joined(separator: ", ")); tasks: \(allTasks.joined(separator: ", ")))")
+    }
+    return cells
+}
+
+/// Writes the proxy data every cell needs, once, before workers start (so that parallel
+/// workers never write the same data folder at the same time).
+func ensureProxyData(_ cells: [Cell], proxyData: String) throws {
+    var seen = Set<String>()
+    for c in cells {
+        guard let scale = ProxyScale(rawValue: c.config.data) else { continue }
+        guard seen.insert("\(c.config.modality.rawValue)|\(scale.rawValue)").inserted else { continue }
+        try DataSource.proxy(scale, dataDir: URL(fileURLWithPath: proxyData))
+            .ensureProxy(for: c.config.modality, scale: scale, log: { print($0) })
+    }
+}
+
 struct ReplicateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replicate",
-        abstract: "Run the grid method × task × seed of one suite or all, caching and resuming, then render the reports.")
+        abstract: "Run the grid method × task × seed of one suite or all, caching and resuming, then render the reports.",
+        discussion: """
+        A cached result is reused only when its configuration hash and its code fingerprint \
+        (`moebench --version`) match this build; results of other code are stale and re-run \
+        (--keep-stale keeps them). Failed results are re-run. Each cell runs under a lock file \
+        beside its result, so several processes on one results folder split the work.
+        """)
 
     @Option(help: "Suite name, or 'all'.") var suite = "all"
     @Option(help: "Tier: smoke, proxy, full or pretrained.") var tier = "proxy"
@@ -48,7 +110,13 @@ struct ReplicateCommand: ParsableCommand {
     @Option(help: "Run shard I of N (0-based): every N-th cell starting at I.") var shard: String?
     @Option(help: "Pretrained tier: the BERT-family model folder (config.json, model.safetensors, vocab.txt) instead of the suite's pretrained_model.")
     var pretrainedModel: String?
-    @Flag(help: "Rerun cells whose cached result is a failure.") var retryFailed = false
+    @Option(help: "Run N cells at once, each in its own process with --threads threads (default 1).") var jobs = 1
+    @Flag(help: "Re-run every cell, cached or not.") var force = false
+    @Flag(help: "Keep results made by other code (another code fingerprint) instead of re-running them.") var keepStale = false
+    @Flag(help: "Keep failed results instead of re-running them (they still count as failures).") var keepFailed = false
+    @Flag(help: .hidden) var retryFailed = false
+    @Option(help: .hidden) var workerOf: Int32?
+    @Option(help: .hidden) var startedAt: Double?
     @Flag(help: "Do not render the reports afterwards.") var noReport = false
     @OptionGroup var engine: EngineOptions
 
@@ -60,6 +128,7 @@ struct ReplicateCommand: ParsableCommand {
         if let data, !FileManager.default.fileExists(atPath: data) {
             throw ValidationError("--data \(data): no such folder")
         }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
     }
 
     func run() throws {
@@ -68,35 +137,38 @@ struct ReplicateCommand: ParsableCommand {
         let suiteList = try loadSuites(suites, name: suite)
         let env = RunEnvironment.capture()
         let resultsURL = URL(fileURLWithPath: results)
-        let trainer = Trainer(dataDir: URL(fileURLWithPath: proxyData), realData: data.map { URL(fileURLWithPath: $0) },
-                              resultsRoot: resultsURL, environment: env)
-        var cells: [Cell] = []
-        for s in suiteList {
-            guard s.tiers[tier] != nil else {
-                print("suite \(s.name): no '\(tier)' tier, skipped")
-                continue
+        let cells = try selectCells(suites: suiteList, tier: tier, seeds: seeds, methods: methods, tasks: tasks,
+                                    pretrainedModel: pretrainedModel, realData: data, log: workerOf == nil ? { print($0) } : { _ in })
+        let summary: GridSummary
+        if jobs > 1 {
+            print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), \(jobs) jobs x \(env.threads) threads, commit \(env.gitCommit), fingerprint \(Build.fingerprint), \(env.kernelKind)")
+            summary = try runJobs(cells, shardSel: shardSel, threads: env.threads)
+        } else {
+            if workerOf == nil {
+                print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), threads \(env.threads), commit \(env.gitCommit), fingerprint \(Build.fingerprint), \(env.kernelKind)")
             }
-            var suiteCells = try expandGrid(suite: s, tierName: tier, seedCount: seeds)
-            if let methods {
-                let keep = Set(methods.split(separator: ",").map(String.init))
-                suiteCells = suiteCells.filter { keep.contains($0.config.method.label) }
+            let trainer = Trainer(dataDir: URL(fileURLWithPath: proxyData), realData: data.map { URL(fileURLWithPath: $0) },
+                                  resultsRoot: resultsURL, environment: env)
+            var runner = GridRunner(resultsRoot: resultsURL, shard: shardSel, retryFailed: !keepFailed, keepStale: keepStale, force: force)
+            if let startedAt { runner.startedAt = Date(timeIntervalSince1970: startedAt) }
+            if let parent = workerOf {
+                // A --jobs worker: stops as soon as its parent is gone (a kill -9 of the run),
+                // and leaves the step lines to the parent's whole-grid progress.
+                runner.shouldContinue = { getppid() == parent }
+                runner.log = { line in if !line.contains(" step ") { print(line) } }
+                trainer.log = { _ in }
             }
-            if let tasks {
-                let keep = Set(tasks.split(separator: ",").map(String.init))
-                suiteCells = suiteCells.filter { keep.contains($0.config.task) }
-            }
-            for k in suiteCells.indices where suiteCells[k].config.pretrained != nil {
-                if let pretrainedModel { suiteCells[k].config.pretrained!.model = pretrainedModel }
-                // The pretrained tier fine-tunes on the real GLUE files when --data is given.
-                if data != nil { suiteCells[k].config.data = "real" }
-            }
-            cells += suiteCells
+            summary = runner.run(cells, runner: trainer, environment: env)
         }
-        print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), threads \(env.threads), commit \(env.gitCommit)")
-        let summary = GridRunner(resultsRoot: resultsURL, shard: shardSel, retryFailed: retryFailed)
-            .run(cells, runner: trainer, environment: env)
-        let total = summary
-        print("done: \(total.ran) ran, \(total.cached) cached, \(total.failed) failed, \(total.skippedOtherShards) in other shards")
+        if workerOf != nil {
+            print("worker-summary ran=\(summary.ran) failed=\(summary.failed) locked=\(summary.lockedElsewhere)")
+            if summary.hasFailures { throw ExitCode(2) }
+            return
+        }
+        let locked = summary.lockedElsewhere == 0 ? "" : ", \(summary.lockedElsewhere) left to other processes"
+        let failedNote = summary.cachedFailed == 0 ? "\(summary.failed) failed" : "\(summary.failed + summary.cachedFailed) failed (\(summary.cachedFailed) kept from earlier runs)"
+        let staleNote = summary.stale == 0 ? "" : "\(summary.staleDescription) \(keepStale && !force ? "kept" : "re-run"), "
+        print("done: \(summary.ran) ran, \(summary.cached) cached, \(staleNote)\(failedNote), \(summary.skippedOtherShards) in other shards\(locked)")
         if !noReport {
             let all = try ResultStore.all(under: resultsURL.appendingPathComponent(tier))
             let claimsFile = (suites as NSString).appendingPathComponent("claims.yaml")
@@ -107,6 +179,127 @@ struct ReplicateCommand: ParsableCommand {
                 print("wrote \(f.path)")
             }
         }
-        if total.failed > 0 { throw ExitCode(2) }
+        if summary.hasFailures {
+            print("error: \(summary.failed + summary.cachedFailed) cell(s) of the grid failed; see the FAILED lines above (a rerun retries them)")
+            throw ExitCode(2)
+        }
     }
+
+    /// `--jobs N`: N worker processes of this program on the same results folder, each
+    /// running `replicate` over the same grid with its own --threads; the per-cell lock files
+    /// split the cells between them. Processes, not threads: the engine's autograd tape and
+    /// the BLAS thread count are process-global. This process prints the whole grid's
+    /// progress and ETA, and sums the workers' summaries.
+    func runJobs(_ cells: [Cell], shardSel: Shard, threads: Int) throws -> GridSummary {
+        let resultsURL = URL(fileURLWithPath: results)
+        let scan = GridRunner(resultsRoot: resultsURL, shard: shardSel, retryFailed: !keepFailed, keepStale: keepStale, force: force)
+        let mine = cells.enumerated().filter { shardSel.contains($0.offset) }.map(\.element)
+        // The initial scan, as one process would print it.
+        var summary = GridSummary()
+        summary.skippedOtherShards = cells.count - mine.count
+        var todo: [Cell] = []
+        var staleCommits: [String: Int] = [:]
+        for cell in mine {
+            let st = scan.state(cell)
+            if case .stale(let r) = st {
+                summary.stale += 1
+                staleCommits[r.environment.gitCommit, default: 0] += 1
+            }
+            switch scan.decide(st) {
+            case .reuse: summary.cached += 1
+            case .reuseFailed: summary.cachedFailed += 1
+            case .run: todo.append(cell)
+            }
+        }
+        summary.staleCommits = staleCommits.keys.sorted()
+        print("grid: \(cells.count) cells, shard \(shardSel): \(mine.count), cached \(summary.cached), \(summary.staleDescription), to run \(todo.count) in \(jobs) jobs")
+        if todo.isEmpty { return summary }
+        try ensureProxyData(todo, proxyData: proxyData)
+
+        var args = ["replicate", "--suite", suite, "--tier", tier, "--proxy-data", proxyData, "--results", results,
+                    "--suites", suites, "--threads", String(threads), "--no-report", "--worker-of", String(getpid())]
+        if let data { args += ["--data", data] }
+        if let seeds { args += ["--seeds", String(seeds)] }
+        if let methods { args += ["--methods", methods] }
+        if let tasks { args += ["--tasks", tasks] }
+        if let shard { args += ["--shard", shard] }
+        if let pretrainedModel { args += ["--pretrained-model", pretrainedModel] }
+        if keepStale { args.append("--keep-stale") }
+        if keepFailed { args.append("--keep-failed") }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let start = Date()
+        let workerSummaries = LineBox()
+        var procs: [Process] = []
+        for j in 0..<jobs {
+            let p = Process()
+            p.executableURL = exe
+            // A result another worker wrote since `start` is not run again (with --force too).
+            p.arguments = args + ["--started-at", String(start.timeIntervalSince1970)] + (force ? ["--force"] : [])
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            pipe.fileHandleForReading.readabilityHandler = { h in
+                let d = h.availableData
+                guard !d.isEmpty else { return }
+                for line in String(decoding: d, as: UTF8.self).split(separator: "\n") {
+                    if line.hasPrefix("worker-summary ") {
+                        workerSummaries.append(String(line))
+                    } else {
+                        print("[job \(j + 1)] \(line)")
+                    }
+                }
+            }
+            try p.run()
+            procs.append(p)
+            // Stagger the starts so that the workers take different cells first.
+            usleep(200_000)
+        }
+        var lastDone = -1, lastPrint = Date.distantPast
+        let todoPaths = todo.map { $0.resultPath(in: resultsURL) }
+        while procs.contains(where: \.isRunning) {
+            usleep(500_000)
+            let done = todoPaths.filter { url in
+                guard let attrs = try? FileManager.default.attributesOfItem(atPath: url.path),
+                      let m = attrs[.modificationDate] as? Date else { return false }
+                return m >= start.addingTimeInterval(-1)
+            }.count
+            let now = Date()
+            if done != lastDone || now.timeIntervalSince(lastPrint) >= 30 {
+                let elapsed = now.timeIntervalSince(start)
+                let eta = done > 0 ? elapsed / Double(done) * Double(todo.count - done) : Double.nan
+                print("progress: \(done)/\(todo.count) cells of this run finished (\(summary.cached) cached before), \(formatDuration(elapsed)) elapsed, ETA \(done > 0 ? formatDuration(eta) : "?")")
+                lastDone = done
+                lastPrint = now
+            }
+        }
+        for p in procs { p.waitUntilExit() }
+        usleep(100_000)
+        let lines = workerSummaries.lines
+        for line in lines {
+            for kv in line.dropFirst("worker-summary ".count).split(separator: " ") {
+                let parts = kv.split(separator: "=")
+                guard parts.count == 2, let v = Int(parts[1]) else { continue }
+                switch parts[0] {
+                case "ran": summary.ran += v
+                case "failed": summary.failed += v
+                default: break
+                }
+            }
+        }
+        if lines.count < procs.count {
+            let bad = procs.filter { $0.terminationStatus != 0 && $0.terminationStatus != 2 }
+            summary.failed += max(1, bad.count)
+            print("error: \(procs.count - lines.count) of \(procs.count) workers ended without a summary (exit \(procs.map { String($0.terminationStatus) }.joined(separator: ", ")))")
+        }
+        // Cells that the workers left to other live processes are neither ran nor failed here.
+        return summary
+    }
+}
+
+/// Lines gathered from the workers' output handlers (which run on other threads).
+final class LineBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    func append(_ s: String) { lock.lock(); stored.append(s); lock.unlock() }
+    var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
 }
