@@ -27,6 +27,21 @@ public struct Claim: Equatable, Sendable {
     public var expected: Double?
     public var expectedHigh: Double?
     public var max: Double?
+
+    public init(id: String, paper: String, source: String, text: String, kind: Kind, a: String, b: String?,
+                suites: [String], expected: Double?, expectedHigh: Double?, max: Double?) {
+        self.id = id
+        self.paper = paper
+        self.source = source
+        self.text = text
+        self.kind = kind
+        self.a = a
+        self.b = b
+        self.suites = suites
+        self.expected = expected
+        self.expectedHigh = expectedHigh
+        self.max = max
+    }
 }
 
 public enum ClaimsFile {

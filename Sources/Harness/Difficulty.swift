@@ -41,7 +41,8 @@ public enum DifficultyTrend {
     public static let lengthBins = 8
 
     /// Equal-count length bins: bin of each length (0-based). Lengths are ranked, ties take
-    /// their mid-rank, and bin = ⌊midrank · bins / n⌋ (at most `bins − 1`).
+    /// their mid-rank, and bin = ⌊midrank · bins / n⌋ (at most `bins − 1`); bins left empty
+    /// by ties are skipped in the numbering.
     public static func bins(_ lengths: [Int], bins k: Int = lengthBins) -> [Int] {
         let n = lengths.count
         guard n > 0 else { return [] }
@@ -51,10 +52,13 @@ public enum DifficultyTrend {
             if firstIndex[l] == nil { firstIndex[l] = i }
             lastIndex[l] = i
         }
-        return lengths.map { l in
-            let mid = Double(firstIndex[l]! + lastIndex[l]!) / 2
-            return min(k - 1, Int(mid * Double(k) / Double(n)))
+        let raw = lengths.map { l in
+            min(k - 1, Int(Double(firstIndex[l]! + lastIndex[l]!) / 2 * Double(k) / Double(n)))
         }
+        // Numbered 0, 1, … over the bins that hold an example.
+        let used = Set(raw).sorted()
+        let rank = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
+        return raw.map { rank[$0]! }
     }
 
     /// One result's estimate.
