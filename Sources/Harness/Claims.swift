@@ -3,13 +3,15 @@ import Foundation
 /// A claim of a seed paper and how the suite tests it (`Suites/claims.yaml`).
 public struct Claim: Equatable, Sendable {
     public enum Kind: String, Sendable, CaseIterable {
-        /// `mean(a) − mean(b)` of the suite score over seeds, in points; Welch's t-test.
+        /// `a − b` of the suite score, paired by seed, in points; paired t interval and
+        /// bootstrap, Holm-corrected verdict (`ClaimChecker`).
         case difference
         /// Forward FLOPs per example of `a` over `b`, must be at most `max`.
         case flopsRatio = "flops_ratio"
         /// Active parameters per example of `a` over `b`, must be at most `max`.
         case activeRatio = "active_ratio"
-        /// Experts (blocks) chosen per token for method `a` grow with the difficulty level.
+        /// Experts (blocks) chosen per token for method `a` grow with the difficulty level,
+        /// within task and seed and with the input length held fixed (`DifficultyTrend`).
         case difficultyTrend = "difficulty_trend"
     }
 
@@ -25,6 +27,21 @@ public struct Claim: Equatable, Sendable {
     public var expected: Double?
     public var expectedHigh: Double?
     public var max: Double?
+
+    public init(id: String, paper: String, source: String, text: String, kind: Kind, a: String, b: String?,
+                suites: [String], expected: Double?, expectedHigh: Double?, max: Double?) {
+        self.id = id
+        self.paper = paper
+        self.source = source
+        self.text = text
+        self.kind = kind
+        self.a = a
+        self.b = b
+        self.suites = suites
+        self.expected = expected
+        self.expectedHigh = expectedHigh
+        self.max = max
+    }
 }
 
 public enum ClaimsFile {
@@ -77,60 +94,168 @@ public struct ClaimVerdict: Equatable, Sendable {
     public var measured: String
     public var test: String
     public var verdict: Verdict
+    /// The verdict of this row's test on its own (no multiplicity correction); equal to
+    /// `verdict` unless the Holm correction of the table changed it.
+    public var unadjustedVerdict: Verdict
+    /// Paired differences (difference claims) or per-seed slopes (difficulty claims).
+    public var paired: Stats.Paired?
+    /// The interval's references: "reproduced" needs the effect above `lower` (H0: effect
+    /// <= lower rejected), "not reproduced" needs it below `upper` (H0: effect >= upper
+    /// rejected). Nil for deterministic ratio claims.
+    public var lower: Double?
+    public var upper: Double?
+    /// One-sided p-values of the two tests, raw and Holm-adjusted across the table.
+    public var pAbove: Double?
+    public var pBelow: Double?
+    public var pAboveHolm: Double?
+    public var pBelowHolm: Double?
+    /// Seeds a 95% half-width of 1.2 would need, and seeds a half-width of
+    /// `(upper − lower) / 2` would need (that width makes the row conclusive whatever the
+    /// effect, before the Holm correction), from the observed SD.
+    public var seedsFor12: Int?
+    public var seedsConclusive: Int?
+    /// Seeds present for only one side, by method.
+    public var unmatched: [String: [Int]] = [:]
+    /// Difficulty claims: the pooled estimate.
+    public var difficulty: DifficultyTrend.Pooled?
+
+    public init(claim: Claim, suite: String, measured: String, test: String, verdict: Verdict) {
+        self.claim = claim
+        self.suite = suite
+        self.measured = measured
+        self.test = test
+        self.verdict = verdict
+        self.unadjustedVerdict = verdict
+    }
+
+    /// Whether the row carries a statistical test (and so belongs to the Holm family).
+    public var isTested: Bool { pAbove != nil && pBelow != nil }
 }
 
 public enum ClaimChecker {
-    /// Tests `claim` on `suite` from result files only.
+    /// Equivalence margin of "better (> 0)" claims, in points of the suite score: a row is
+    /// "not reproduced" when the 95% interval lies wholly below it.
+    public static let margin = 0.5
+    /// Margin of the difficulty claim, in experts per token per difficulty level.
+    public static let difficultyMargin = 0.02
+    /// One-sided level of each test (two one-sided tests at 0.025 = a two-sided 95% interval);
+    /// the Holm correction holds this familywise level in each direction.
+    public static let alpha = 0.025
+    /// The power target of issue 16: the 95% half-width of each DLR and "> 0" row.
+    public static let targetHalfWidth = 1.2
+
+    /// Tests every claim on every suite with results, in table order, and applies the Holm
+    /// correction across the table: the family is every row with a statistical test
+    /// (difference and difficulty rows; ratio rows are deterministic counts), taken twice,
+    /// once for the "above" p-values (reproduced) and once for the "below" p-values (not
+    /// reproduced), each at familywise level `alpha` = 0.025.
+    public static func checkAll(_ claims: [Claim], results: [CellResult]) -> [ClaimVerdict] {
+        var rows: [ClaimVerdict] = []
+        for c in claims { for suite in c.suites { if let v = check(c, suite: suite, results: results) { rows.append(v) } } }
+        let tested = rows.indices.filter { rows[$0].isTested }
+        let above = Stats.holm(tested.map { rows[$0].pAbove! }, alpha: alpha)
+        let below = Stats.holm(tested.map { rows[$0].pBelow! }, alpha: alpha)
+        for (k, i) in tested.enumerated() {
+            rows[i].pAboveHolm = above.adjusted[k]
+            rows[i].pBelowHolm = below.adjusted[k]
+            rows[i].verdict = decide(rejectAbove: above.rejected[k], rejectBelow: below.rejected[k])
+        }
+        return rows
+    }
+
+    /// The verdict from the two one-sided tests: "not reproduced" when the effect is shown
+    /// below `upper` (for a claim with a figure, a positive effect shown smaller than the
+    /// figure is not reproduced too), else "reproduced" when shown above `lower`, else
+    /// "inconclusive".
+    public static func decide(rejectAbove: Bool, rejectBelow: Bool) -> ClaimVerdict.Verdict {
+        if rejectBelow { return .notReproduced }
+        if rejectAbove { return .reproduced }
+        return .inconclusive
+    }
+
+    /// Tests `claim` on `suite` from result files only, as a table of one row (no Holm).
     ///
-    /// - difference: Welch's t-test over seeds of the suite score; reproduced when the
-    ///   difference is positive with p < 0.05; not reproduced when the 95% interval lies
-    ///   wholly below the paper's figure (or below zero when the paper gives none);
-    ///   inconclusive otherwise (including fewer than two seeds per side).
+    /// - difference: suite scores (`Scores.suiteScores`, points) paired by seed over the
+    ///   seeds present for both methods; `lower` = 0; `upper` = the paper's (lower) figure,
+    ///   or `margin` for "> 0" claims. Reproduced when the paired t-test rejects
+    ///   "effect <= 0", not reproduced when it rejects "effect >= upper" (the 95% t interval
+    ///   lies wholly above 0, or wholly below `upper`).
     /// - ratios: reproduced when the measured ratio is at most `max`, else not reproduced.
-    /// - difficulty trend: reproduced when the mean chosen count rises from the easiest to
-    ///   the hardest level by more than 1% (relative), not reproduced when it falls or stays.
+    /// - difficulty trend: `DifficultyTrend.pooled`; the same two tests with `lower` = 0 and
+    ///   `upper` = `difficultyMargin`.
     public static func check(_ claim: Claim, suite: String, results: [CellResult]) -> ClaimVerdict? {
         let rs = results.filter { $0.suite == suite }
         guard rs.contains(where: { $0.method == claim.a }) else { return nil }
         switch claim.kind {
         case .difference:
             guard let b = claim.b, rs.contains(where: { $0.method == b }) else { return nil }
-            let sa = Array(Scores.suiteScores(rs, suite: suite, method: claim.a).values).map { $0 * 100 }
-            let sb = Array(Scores.suiteScores(rs, suite: suite, method: b).values).map { $0 * 100 }
+            let sa = Scores.suiteScores(rs, suite: suite, method: claim.a).mapValues { $0 * 100 }
+            let sb = Scores.suiteScores(rs, suite: suite, method: b).mapValues { $0 * 100 }
             guard !sa.isEmpty, !sb.isEmpty else { return nil }
-            let diff = Stats.mean(sa) - Stats.mean(sb)
-            guard let w = Stats.welch(sa, sb) else {
-                return ClaimVerdict(claim: claim, suite: suite, measured: String(format: "%+.2f points (n = %d, %d)", diff, sa.count, sb.count),
-                                    test: "Welch's t-test needs at least 2 seeds per method", verdict: .inconclusive)
+            let upper = claim.expected ?? margin
+            var unmatched: [String: [Int]] = [:]
+            let onlyA = Set(sa.keys).subtracting(sb.keys).sorted(), onlyB = Set(sb.keys).subtracting(sa.keys).sorted()
+            if !onlyA.isEmpty { unmatched[claim.a] = onlyA }
+            if !onlyB.isEmpty { unmatched[b] = onlyB }
+            guard let p = Stats.paired(sa, sb) else {
+                var v = ClaimVerdict(claim: claim, suite: suite,
+                                     measured: "\(Set(sa.keys).intersection(sb.keys).count) seed(s) common to both methods",
+                                     test: "the paired t-test needs at least 2 seeds present for both methods", verdict: .inconclusive)
+                v.unmatched = unmatched
+                v.lower = 0; v.upper = upper
+                return v
             }
-            let target = claim.expected ?? 0
-            let verdict: ClaimVerdict.Verdict
-            if w.difference > 0 && w.p < 0.05 { verdict = .reproduced }
-            else if w.high < target { verdict = .notReproduced }
-            else { verdict = .inconclusive }
-            return ClaimVerdict(claim: claim, suite: suite,
-                                measured: String(format: "%+.2f points, 95%% CI [%+.2f, %+.2f]", w.difference, w.low, w.high),
-                                test: String(format: "Welch's t-test over seeds (n = %d, %d): t = %.2f, df = %.1f, p = %.3f", sa.count, sb.count, w.t, w.df, w.p),
-                                verdict: verdict)
+            var v = tested(claim, suite: suite, p: p, lower: 0, upper: upper, unit: "points")
+            v.unmatched = unmatched
+            v.seedsFor12 = Stats.seedsNeeded(sd: p.sd, halfWidth: targetHalfWidth)
+            v.measured = String(format: "%+.2f points (n = %d paired seeds)", p.mean, p.n)
+            v.test = String(format: "paired t over seeds: t = %.2f, df = %d", p.se > 0 ? p.mean / p.se : .nan, p.n - 1)
+            return v
         case .flopsRatio, .activeRatio:
             guard let b = claim.b, let bound = claim.max else { return nil }
             let get = claim.kind == .flopsRatio ? Scores.forwardFlops : Scores.activeParams
             guard let va = get(rs, suite, claim.a), let vb = get(rs, suite, b), vb > 0 else { return nil }
             let r = va / vb
-            return ClaimVerdict(claim: claim, suite: suite, measured: String(format: "ratio %.3f", r),
+            let what = claim.kind == .flopsRatio
+                ? String(format: "%@ %.4g / %@ %.4g GFLOPs per example", claim.a, va / 1e9, b, vb / 1e9)
+                : String(format: "%@ %.4g / %@ %.4g active parameters", claim.a, va, b, vb)
+            return ClaimVerdict(claim: claim, suite: suite, measured: String(format: "ratio %.3f (%@)", r, what),
                                 test: String(format: "measured ratio <= %.2f (deterministic count)", bound),
                                 verdict: r <= bound ? .reproduced : .notReproduced)
         case .difficultyTrend:
-            let ok = rs.filter { $0.method == claim.a && $0.isOK }
-            let levels = Set(ok.flatMap { $0.byDifficulty.keys }).sorted()
-            guard let lo = levels.first, let hi = levels.last, lo != hi else { return nil }
-            let vlo = Stats.mean(ok.compactMap { $0.byDifficulty[lo]?.meanChosen })
-            let vhi = Stats.mean(ok.compactMap { $0.byDifficulty[hi]?.meanChosen })
-            guard vlo.isFinite, vhi.isFinite, vlo > 0 else { return nil }
-            return ClaimVerdict(claim: claim, suite: suite,
-                                measured: String(format: "%.3f at level %@ vs %.3f at level %@", vlo, lo, vhi, hi),
-                                test: "mean chosen per token rises by more than 1% from the easiest to the hardest level",
-                                verdict: vhi > vlo * 1.01 ? .reproduced : .notReproduced)
+            guard let pooled = DifficultyTrend.pooled(rs, suite: suite, method: claim.a) else {
+                let old = rs.contains { $0.method == claim.a && $0.isOK && !$0.byDifficulty.isEmpty }
+                guard old else { return nil }
+                return ClaimVerdict(claim: claim, suite: suite,
+                                    measured: "no level × length record in these results (made before it was recorded)",
+                                    test: "needs `routingByLevelLength`: rerun the cells of `\(claim.a)`", verdict: .inconclusive)
+            }
+            guard let p = pooled.summary else {
+                var v = ClaimVerdict(claim: claim, suite: suite,
+                                     measured: String(format: "%+.4f experts per level (%d seed)", pooled.perSeed.first ?? .nan, pooled.seeds.count),
+                                     test: "the t interval over seeds needs at least 2 seeds", verdict: .inconclusive)
+                v.difficulty = pooled
+                return v
+            }
+            var v = tested(claim, suite: suite, p: p, lower: 0, upper: difficultyMargin, unit: "experts per level")
+            v.difficulty = pooled
+            v.measured = String(format: "%+.4f experts per token per level within length bins (unbinned %+.4f); n = %d seeds × %d task(s)",
+                                p.mean, Stats.mean(pooled.naivePerSeed), p.n, pooled.tasks.count)
+            v.test = String(format: "t over seeds of the per-seed mean over tasks of the within-task, length-binned slope: t = %.2f, df = %d",
+                            p.se > 0 ? p.mean / p.se : .nan, p.n - 1)
+            return v
         }
+    }
+
+    static func tested(_ claim: Claim, suite: String, p: Stats.Paired, lower: Double, upper: Double, unit: String) -> ClaimVerdict {
+        let pa = p.pAbove(lower), pb = p.pBelow(upper)
+        let verdict = decide(rejectAbove: pa < alpha, rejectBelow: pb < alpha)
+        var v = ClaimVerdict(claim: claim, suite: suite, measured: "", test: "", verdict: verdict)
+        v.paired = p
+        v.lower = lower; v.upper = upper
+        v.pAbove = pa; v.pBelow = pb
+        v.pAboveHolm = pa; v.pBelowHolm = pb
+        v.seedsConclusive = Stats.seedsNeeded(sd: p.sd, halfWidth: (upper - lower) / 2)
+        return v
     }
 }

@@ -119,6 +119,11 @@ public struct CellResult: Codable, Equatable, Sendable {
     public var environment: EnvironmentRecord
     public var finishedAt: String
 
+    /// Routing per (difficulty level, input-length bin) of the evaluation sets, for the
+    /// length-controlled difficulty claim (`DifficultyTrend`); nil for results made before it
+    /// was recorded, for real data and for models without routed layers.
+    public var routingByLevelLength: [LevelLengthRouting]? = nil
+
     public var isOK: Bool { status == "ok" }
 
     /// Mean experts (blocks) chosen per token (sequence) over the routed layers.

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Summary statistics over seeds and the tests the claims use.
 public enum Stats {
@@ -105,4 +106,137 @@ public enum Stats {
 
 extension FloatingPointSign {
     var asDouble: Double { self == .minus ? -1 : 1 }
+}
+
+// MARK: Paired differences, bootstrap, Holm, power
+
+extension Stats {
+    /// Resamples of the percentile bootstrap used by the claims.
+    public static let bootstrapResamples = 10_000
+    /// Seed of the bootstrap's generator (`RNG`, xoshiro256** through SplitMix64).
+    public static let bootstrapSeed: UInt64 = 20_251_216
+
+    /// One-sided p-value `P(T >= t)` of Student's t with `df` degrees of freedom.
+    public static func tUpperP(_ t: Double, df: Double) -> Double {
+        if t.isNaN { return .nan }
+        if t == .infinity { return 0 }
+        if t == -.infinity { return 1 }
+        let half = 0.5 * tTwoSidedP(abs(t), df: df)
+        return t >= 0 ? half : 1 - half
+    }
+
+    /// Quantile of sorted values by linear interpolation between order statistics
+    /// (Hyndman & Fan type 7, NumPy's default `percentile`).
+    public static func quantile(sorted x: [Double], _ p: Double) -> Double {
+        guard !x.isEmpty else { return .nan }
+        let h = Double(x.count - 1) * p
+        let lo = Int(h.rounded(.down)), hi = Swift.min(lo + 1, x.count - 1)
+        return x[lo] + (h - Double(lo)) * (x[hi] - x[lo])
+    }
+
+    /// Percentile bootstrap interval of the mean of `x`: `resamples` resamples of `x.count`
+    /// values drawn with replacement (`index = rng.next() % n`, `rng = RNG(seed: seed)`),
+    /// their means sorted, and the type-7 quantiles at `(1 ± level) / 2`.
+    public static func bootstrapMeanInterval(_ x: [Double], resamples: Int = bootstrapResamples,
+                                             seed: UInt64 = bootstrapSeed, level: Double = 0.95) -> (low: Double, high: Double) {
+        guard !x.isEmpty, resamples > 0 else { return (.nan, .nan) }
+        var rng = RNG(seed: seed)
+        let n = x.count
+        var means = [Double](repeating: 0, count: resamples)
+        for r in 0..<resamples {
+            var s = 0.0
+            for _ in 0..<n { s += x[Int(rng.next() % UInt64(n))] }
+            means[r] = s / Double(n)
+        }
+        means.sort()
+        return (quantile(sorted: means, (1 - level) / 2), quantile(sorted: means, (1 + level) / 2))
+    }
+
+    /// The paired differences of one comparison and their intervals.
+    public struct Paired: Equatable, Sendable {
+        /// Seeds present for both sides, ascending, and their differences `a − b`.
+        public var seeds: [Int]
+        public var differences: [Double]
+        public var n: Int { differences.count }
+        public var mean: Double
+        /// Sample SD of the differences (n − 1).
+        public var sd: Double
+        public var df: Double { Double(n - 1) }
+        /// Standard error of the mean difference.
+        public var se: Double
+        /// 95% t interval of the mean difference.
+        public var low: Double
+        public var high: Double
+        public var halfWidth: Double { (high - low) / 2 }
+        /// 95% percentile-bootstrap interval of the mean difference.
+        public var bootLow: Double
+        public var bootHigh: Double
+        public var resamples: Int
+
+        /// One-sided p-value of the paired t-test of `H0: mean <= value` (small when the
+        /// mean is above `value`).
+        public func pAbove(_ value: Double) -> Double { oneSided(mean - value, upper: true) }
+        /// One-sided p-value of `H0: mean >= value` (small when the mean is below `value`).
+        public func pBelow(_ value: Double) -> Double { oneSided(mean - value, upper: false) }
+
+        func oneSided(_ delta: Double, upper: Bool) -> Double {
+            if se == 0 { return (upper ? delta > 0 : delta < 0) ? 0 : 1 }
+            let t = delta / se
+            return upper ? Stats.tUpperP(t, df: df) : Stats.tUpperP(-t, df: df)
+        }
+    }
+
+    /// Paired analysis of `a − b` over the seeds present on both sides; nil with fewer than
+    /// two common seeds.
+    public static func paired(_ a: [Int: Double], _ b: [Int: Double], resamples: Int = bootstrapResamples,
+                              seed: UInt64 = bootstrapSeed) -> Paired? {
+        let seeds = Set(a.keys).intersection(b.keys).sorted()
+        guard seeds.count >= 2 else { return nil }
+        return paired(differences: seeds.map { a[$0]! - b[$0]! }, seeds: seeds, resamples: resamples, seed: seed)
+    }
+
+    /// Paired analysis of given differences (one per seed).
+    public static func paired(differences d: [Double], seeds: [Int]? = nil, resamples: Int = bootstrapResamples,
+                              seed: UInt64 = bootstrapSeed) -> Paired? {
+        guard d.count >= 2 else { return nil }
+        let m = mean(d), s = std(d), se = s / Double(d.count).squareRoot()
+        let q = tQuantile(0.975, df: Double(d.count - 1))
+        let boot = bootstrapMeanInterval(d, resamples: resamples, seed: seed)
+        return Paired(seeds: seeds ?? Array(1...d.count), differences: d, mean: m, sd: s, se: se,
+                      low: m - q * se, high: m + q * se, bootLow: boot.low, bootHigh: boot.high, resamples: resamples)
+    }
+
+    /// The fewest seeds whose 95% paired t interval has half-width at most `halfWidth`,
+    /// for differences of standard deviation `sd` (`t_{0.975, n−1} · sd / √n`); nil when
+    /// more than `limit` would be needed, 2 when `sd` is 0.
+    public static func seedsNeeded(sd: Double, halfWidth: Double, limit: Int = 10_000) -> Int? {
+        guard sd.isFinite, halfWidth > 0 else { return nil }
+        if sd == 0 { return 2 }
+        // t_{0.975, n−1} > 1.96, so no n below (1.96 · sd / halfWidth)² can do.
+        var n = Swift.max(2, Int(pow(1.959963984540054 * sd / halfWidth, 2).rounded(.down)))
+        while n <= limit {
+            if tQuantile(0.975, df: Double(n - 1)) * sd / Double(n).squareRoot() <= halfWidth { return n }
+            n += 1
+        }
+        return nil
+    }
+
+    /// Holm's step-down procedure at familywise level `alpha`: which hypotheses are rejected,
+    /// and the Holm-adjusted p-values (`max_{j<=i} min(1, (m − j + 1) p_(j))` in ascending
+    /// order of p). NaN p-values are never rejected and count in `m`.
+    public static func holm(_ p: [Double], alpha: Double) -> (rejected: [Bool], adjusted: [Double]) {
+        let m = p.count
+        let order = p.indices.sorted { (p[$0].isNaN ? 2 : p[$0], $0) < (p[$1].isNaN ? 2 : p[$1], $1) }
+        var adjusted = [Double](repeating: 1, count: m)
+        var rejected = [Bool](repeating: false, count: m)
+        var running = 0.0
+        var stillRejecting = true
+        for (rank, i) in order.enumerated() {
+            let pi = p[i].isNaN ? 1 : p[i]
+            running = Swift.max(running, Swift.min(1, Double(m - rank) * pi))
+            adjusted[i] = running
+            if stillRejecting && pi <= alpha / Double(m - rank) && !p[i].isNaN { rejected[i] = true } else { stillRejecting = false }
+        }
+        return (rejected, adjusted)
+    }
 }

@@ -130,7 +130,7 @@ public final class Trainer: CellRunner {
             return (out.stats, analytic, decode(out, batch: b, count: chunk.count))
         }
         try? FileManager.default.removeItem(at: ckpt)
-        return CellResult(
+        var result = CellResult(
             suite: cfg.suite, task: cfg.task, method: cfg.method.label, seed: cfg.seed, tier: cfg.tier,
             data: src.isProxy ? "proxy" : "real", status: "ok", failure: nil, config: cfg, configHash: cfg.hash,
             metrics: ev.metrics, flops: ev.flops(training: outcome.flops),
@@ -138,6 +138,8 @@ public final class Trainer: CellRunner {
             routing: ev.routing, byDifficulty: ev.byDifficulty, trainSteps: outcome.steps,
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
+        result.routingByLevelLength = ev.routingByLevelLength
+        return result
     }
 
     /// The training loop of `cell`, checkpointing (when its `checkpoint_every` is set) to
@@ -193,6 +195,8 @@ struct Evaluation {
     var counter: FlopCounter
     var analytic: Double
     var examples: Int
+    /// Routing per (set, difficulty level, length bin); nil without levels or routed layers.
+    var routingByLevelLength: [LevelLengthRouting]? = nil
 
     func flops(training: Double) -> FlopsRecord {
         let n = Double(max(examples, 1))
@@ -212,6 +216,7 @@ func evaluate(_ task: PreparedTask,
     var allStats: [LayerStats] = []
     var levelStats: [Int: [LayerStats]] = [:]
     var levelIndices: [Int: [(Int, Int)]] = [:]
+    var setLevelStats: [Int: [Int: [LayerStats]]] = [:]
     var predictions: [[Prediction]] = []
     let evalBatch = 64
     for (si, set) in task.evalSets.enumerated() {
@@ -229,7 +234,10 @@ func evaluate(_ task: PreparedTask,
                 analytic += out.analytic
                 examples += chunk.count
                 allStats = mergeStats(allStats, out.stats)
-                if let level { levelStats[level] = mergeStats(levelStats[level] ?? [], out.stats) }
+                if let level {
+                    levelStats[level] = mergeStats(levelStats[level] ?? [], out.stats)
+                    setLevelStats[si, default: [:]][level] = mergeStats(setLevelStats[si]?[level] ?? [], out.stats)
+                }
                 for (k, p) in out.predictions.enumerated() { preds[chunk[k]] = p }
             }
             if let level { levelIndices[level, default: []] += idxs.map { (si, $0) } }
@@ -247,8 +255,77 @@ func evaluate(_ task: PreparedTask,
                                                     metric: task.levelMetric(set: si, idx, predictions[si]),
                                                     meanChosen: chosen)
     }
-    return Evaluation(metrics: task.metrics(predictions), byDifficulty: byDifficulty, routing: routedOnly(allStats),
-                      counter: counter, analytic: analytic, examples: examples)
+    var ev = Evaluation(metrics: task.metrics(predictions), byDifficulty: byDifficulty, routing: routedOnly(allStats),
+                        counter: counter, analytic: analytic, examples: examples)
+    if !ev.routing.isEmpty, task.evalSets.contains(where: { $0.levels != nil }) {
+        ev.routingByLevelLength = try levelLengthRouting(task, setLevelStats: setLevelStats, predict: predict)
+    }
+    return ev
+}
+
+/// Routing per (difficulty level, length bin) of every evaluation set with levels. Each set's
+/// lengths are cut into `DifficultyTrend.lengthBins` equal-count bins; when a set has more
+/// than one bin its examples are run again, in batches of at most 64 drawn from one
+/// (level, bin) group, with the FLOPs of this pass counted nowhere and its predictions
+/// discarded (the metrics and FLOPs come from the main pass alone). A set whose inputs all
+/// have one length (images) reuses the main pass's per-level statistics.
+func levelLengthRouting(_ task: PreparedTask, setLevelStats: [Int: [Int: [LayerStats]]],
+                        predict: (Int, [Int], FlopCounter) throws -> (stats: [LayerStats], analytic: Double, predictions: [Prediction])) throws -> [LevelLengthRouting] {
+    var out: [LevelLengthRouting] = []
+    let scratch = FlopCounter()
+    for (si, set) in task.evalSets.enumerated() {
+        guard let levels = set.levels, set.count > 0 else { continue }
+        let lengths = task.evalLengths(set: si)
+        guard lengths.count == set.count else { continue }
+        let bins = DifficultyTrend.bins(lengths)
+        let binCount = (bins.max() ?? 0) + 1
+        var binRange: [Int: (Int, Int)] = [:]
+        for (i, b) in bins.enumerated() {
+            let r = binRange[b] ?? (lengths[i], lengths[i])
+            binRange[b] = (min(r.0, lengths[i]), max(r.1, lengths[i]))
+        }
+        struct Key: Hashable, Comparable {
+            var level: Int, bin: Int
+            static func < (a: Key, b: Key) -> Bool { (a.level, a.bin) < (b.level, b.bin) }
+        }
+        let groups = Dictionary(grouping: 0..<set.count) { Key(level: levels[$0], bin: bins[$0]) }
+        for (key, idxs) in groups.sorted(by: { $0.key < $1.key }) {
+            var stats: [LayerStats] = []
+            if binCount == 1, let st = setLevelStats[si]?[key.level] {
+                stats = st
+            } else {
+                for chunkStart in stride(from: 0, to: idxs.count, by: 64) {
+                    let chunk = Array(idxs[chunkStart..<min(chunkStart + 64, idxs.count)])
+                    stats = mergeStats(stats, try predict(si, chunk, scratch).stats)
+                }
+            }
+            let routed = routedOnly(stats)
+            guard !routed.isEmpty else { continue }
+            let range = binRange[key.bin]!
+            out.append(LevelLengthRouting(set: set.name, level: key.level, lengthBin: key.bin, minLength: range.0, maxLength: range.1,
+                                          examples: idxs.count, meanLength: Stats.mean(idxs.map { Double(lengths[$0]) }),
+                                          meanChosen: routed.map(\.meanChosen).reduce(0, +) / Double(routed.count)))
+        }
+    }
+    return out
+}
+
+extension PreparedTask {
+    /// Input length of every example of evaluation set `set`: real tokens for text, real
+    /// frames for speech, 1 for images (whose length is fixed).
+    func evalLengths(set: Int) -> [Int] {
+        let n = evalSets[set].count
+        var out: [Int] = []
+        for start in stride(from: 0, to: n, by: 64) {
+            let b = evalBatch(set: set, Array(start..<min(start + 64, n)))
+            switch b.input {
+            case .text(let tokens, _): out += tokens.map(\.count)
+            case .speech(_, let l): out += l
+            case .image: return [Int](repeating: 1, count: n)
+            }
+        }
+        return out
+    }
 }
 
 func routedOnly(_ stats: [LayerStats]) -> [LayerStats] {

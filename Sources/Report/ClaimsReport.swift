@@ -1,8 +1,31 @@
+import Foundation
 import Harness
 
-/// Renders `reports/claims.md`: every claim with the paper's figure, the measured figure
-/// and a verdict, per suite, from result files only.
+/// Renders `reports/claims.md`: every claim with the paper's figure, the paired difference
+/// with its intervals and half-width, the test, the margin and the verdict, per suite, from
+/// result files only; then the power of each row and the rules.
 public enum ClaimsReport {
+    static func signed(_ v: Double, _ digits: Int = 2) -> String {
+        v.isFinite ? String(format: "%+.\(digits)f", v) : "—"
+    }
+
+    static func pValue(_ p: Double?) -> String {
+        guard let p, p.isFinite else { return "—" }
+        return p < 0.0001 ? "<0.0001" : String(format: "%.4f", p)
+    }
+
+    static func figure(_ c: Claim) -> String {
+        switch c.kind {
+        case .difference:
+            if let e = c.expected {
+                return c.expectedHigh.map { String(format: "+%.1f to +%.1f points", e, $0) } ?? String(format: "+%.1f points", e)
+            }
+            return "better (> 0)"
+        case .flopsRatio, .activeRatio: return String(format: "ratio <= %.2f", c.max ?? 0)
+        case .difficultyTrend: return "rises with difficulty"
+        }
+    }
+
     public static func markdown(claims: [Claim], results: [CellResult], tier: String) -> String {
         let data = Set(results.map(\.data)).sorted().joined(separator: ", ")
         var s = "# Claims of the seed papers: \(tier) tier\n\n"
@@ -11,28 +34,97 @@ public enum ClaimsReport {
             s += " On proxy data a verdict says whether the *comparison* the paper reports holds on the suite's synthetic tasks, not whether its absolute figure is met."
         }
         s += "\n\nRendered by `moebench report` from `Suites/claims.yaml` and the result files; never edited by hand. "
-        s += "Verdicts: **reproduced** (the measured effect has the paper's sign and passes the stated test), **not reproduced** (the 95% interval excludes the paper's figure, or a bound is exceeded), **inconclusive** (neither).\n\n"
-        s += "| claim | paper | suite | paper's figure | measured | test | verdict |\n|---|---|---|---|---|---|---|\n"
-        var untested: [String] = []
-        for c in claims {
-            var any = false
-            for suite in c.suites {
-                guard let v = ClaimChecker.check(c, suite: suite, results: results) else { continue }
-                any = true
-                let fig: String
-                switch c.kind {
-                case .difference:
-                    if let e = c.expected {
-                        fig = c.expectedHigh.map { String(format: "+%.1f to +%.1f points", e, $0) } ?? String(format: "+%.1f points", e)
-                    } else { fig = "better (> 0)" }
-                case .flopsRatio, .activeRatio: fig = String(format: "ratio <= %.2f", c.max ?? 0)
-                case .difficultyTrend: fig = "rises with difficulty"
-                }
-                s += "| \(c.text) | \(c.paper) (\(c.source)) | \(suite) | \(fig) | \(v.measured) | \(v.test) | **\(v.verdict.rawValue)** |\n"
+        s += "Verdicts: **reproduced** (the effect is shown above zero), **not reproduced** (the effect is shown below the paper's figure, or below the equivalence margin for a \"> 0\" claim, or a bound is exceeded), **inconclusive** (neither). How each is decided is under *Rules* below.\n\n"
+        let suites = Set(claims.flatMap(\.suites)).filter { suite in results.contains { $0.suite == suite } }.sorted()
+        for suite in suites {
+            let d = Scores.headlineDescription(results, suite: suite)
+            if !d.isEmpty { s += "- **\(suite)** — \(d)\n" }
+        }
+        if !suites.isEmpty { s += "\n" }
+
+        let rows = ClaimChecker.checkAll(claims, results: results)
+        s += "| claim | paper | suite | paper's figure | measured | 95% CI (t) ± half-width | 95% CI (bootstrap) | test | margin | p (Holm) | verdict |\n"
+        s += "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        for v in rows {
+            let c = v.claim
+            var ci = "—", boot = "—", margin = "—", p = "—"
+            if let pr = v.paired {
+                ci = "[\(signed(pr.low)), \(signed(pr.high))] ± \(String(format: "%.2f", pr.halfWidth))"
+                boot = "[\(signed(pr.bootLow)), \(signed(pr.bootHigh))]"
             }
-            if !any { untested.append("- \(c.id): \(c.text) — no results for `\(c.a)`\(c.b.map { " and `\($0)`" } ?? "") in \(c.suites.joined(separator: ", "))") }
+            if let lo = v.lower, let up = v.upper {
+                let unit = c.kind == .difficultyTrend ? " experts/level" : ""
+                margin = c.kind == .difference && c.expected != nil
+                    ? "above \(signed(lo, 1)); below paper's \(signed(up, 1))"
+                    : "above \(signed(lo, 1)); below margin \(signed(up, c.kind == .difficultyTrend ? 2 : 1))\(unit)"
+            }
+            if v.isTested {
+                p = "above: \(pValue(v.pAbove)) (\(pValue(v.pAboveHolm))); below: \(pValue(v.pBelow)) (\(pValue(v.pBelowHolm)))"
+            }
+            var measured = v.measured
+            if !v.unmatched.isEmpty {
+                measured += "; unpaired seeds left out: " + v.unmatched.sorted { $0.key < $1.key }
+                    .map { "\($0.key) \($0.value.map(String.init).joined(separator: ", "))" }.joined(separator: "; ")
+            }
+            var verdict = "**\(v.verdict.rawValue)**"
+            if v.verdict != v.unadjustedVerdict { verdict += " (without Holm: \(v.unadjustedVerdict.rawValue))" }
+            s += "| \(c.text) | \(c.paper) (\(c.source)) | \(suite(v)) | \(figure(c)) | \(measured) | \(ci) | \(boot) | \(v.test) | \(margin) | \(p) | \(verdict) |\n"
+        }
+        var untested: [String] = []
+        for c in claims where !rows.contains(where: { $0.claim == c }) {
+            untested.append("- \(c.id): \(c.text) — no results for `\(c.a)`\(c.b.map { " and `\($0)`" } ?? "") in \(c.suites.joined(separator: ", "))")
         }
         if !untested.isEmpty { s += "\n## Not tested in this run\n\n" + untested.joined(separator: "\n") + "\n" }
+
+        let changed = rows.filter { $0.verdict != $0.unadjustedVerdict }
+        let family = rows.filter(\.isTested).count
+        s += "\n## Holm correction\n\n"
+        s += "Family: the \(family) rows above with a statistical test (difference and difficulty rows; the ratio rows are deterministic counts and take no part). "
+        s += "Each row has two one-sided p-values; Holm's step-down procedure runs over the \(family) \"above\" p-values (the test that makes a row *reproduced*) and, separately, over the \(family) \"below\" p-values (the test that makes it *not reproduced*), each at familywise level \(ClaimChecker.alpha). "
+        s += "The p column shows raw and (Holm-adjusted) values; a test passes when its adjusted p is below \(ClaimChecker.alpha). "
+        if changed.isEmpty {
+            s += "In this run the correction changes no verdict.\n"
+        } else {
+            s += "In this run it changes \(changed.count) verdict\(changed.count == 1 ? "" : "s"):\n\n"
+            for v in changed { s += "- \(v.claim.id) on \(v.suite): \(v.unadjustedVerdict.rawValue) → \(v.verdict.rawValue)\n" }
+        }
+
+        let powered = rows.filter { $0.paired != nil }
+        if !powered.isEmpty {
+            s += "\n## Power: half-widths reached and seeds needed\n\n"
+            s += "From each row's observed SD (paired differences of the suite score per seed, or per-seed difficulty slopes): the 95% t half-width reached, the seeds a half-width of \(String(format: "%.1f", ClaimChecker.targetHalfWidth)) points would need (issue 16's target for the DLR and \"> 0\" rows), and the seeds a half-width of (upper − lower) / 2 would need: at that width the interval cannot hold both references, so the row is conclusive whatever the true effect (before the Holm correction). Needs are `t(0.975, n−1) · SD / √n <= width` with the observed SD taken as known.\n\n"
+            s += "| claim | suite | n | paired SD | half-width reached | seeds for ± 1.2 | conclusive width | seeds for it |\n|---|---|---|---|---|---|---|---|\n"
+            for v in powered {
+                let pr = v.paired!
+                let isDiff = v.claim.kind == .difference
+                let width = ((v.upper ?? 0) - (v.lower ?? 0)) / 2
+                s += "| \(v.claim.id) | \(suite(v)) | \(pr.n) | \(String(format: isDiff ? "%.2f" : "%.4f", pr.sd)) | \(String(format: isDiff ? "%.2f" : "%.4f", pr.halfWidth)) | "
+                s += isDiff ? "\(v.seedsFor12.map(String.init) ?? "> 10000") | " : "— | "
+                s += "\(String(format: isDiff ? "%.2f" : "%.3f", width)) | \(v.seedsConclusive.map(String.init) ?? "> 10000") |\n"
+            }
+        }
+
+        let diffRows = rows.filter { $0.difficulty != nil }
+        if !diffRows.isEmpty {
+            s += "\n## Difficulty claim: per seed\n\n"
+            s += "Per seed, the mean over tasks of each result's slope of experts per token on the difficulty level, within length bins (length-controlled) and without (unbinned), and the input length still added per level inside the bins (what the binning leaves).\n\n"
+            s += "| claim | suite | tasks | seed | slope within length bins | unbinned slope | length per level within bins |\n|---|---|---|---|---|---|---|\n"
+            for v in diffRows {
+                let d = v.difficulty!
+                for (k, seed) in d.seeds.enumerated() {
+                    s += "| \(v.claim.id) | \(suite(v)) | \(d.tasks.joined(separator: ", ")) | \(seed) | \(signed(d.perSeed[k], 4)) | \(signed(d.naivePerSeed[k], 4)) | \(signed(d.lengthWithinBinsPerSeed[k], 2)) |\n"
+                }
+            }
+        }
+
+        s += "\n## Rules\n\n"
+        s += "- **Pairing.** For one seed every method gets the same data order and the same shared initialisation, so runs are paired by seed: the difference of the suite score (points) is taken per seed over the seeds present for both methods (unpaired seeds are named in the row and left out), and `n` is the number of pairs.\n"
+        s += "- **Intervals.** The 95% t interval of the mean paired difference (`mean ± t(0.975, n−1) · SD / √n`) decides the verdict. Beside it, a percentile bootstrap of the mean (\(Stats.bootstrapResamples) resamples of the n differences with replacement, generator `RNG(seed: \(Stats.bootstrapSeed))`, 2.5 and 97.5 percentiles by linear interpolation); with few seeds the bootstrap interval is too narrow (it cannot see beyond the observed values) and is shown only as a check.\n"
+        s += "- **Difference claims.** Two one-sided paired t-tests: *reproduced* when \"effect <= 0\" is rejected; *not reproduced* when \"effect >= upper\" is rejected, where upper is the paper's figure (its lower end for a range: DLR's +2.4 to +3.2 is judged against +2.4, top-p's +0.7 against +0.7) or, for a \"better (> 0)\" claim, the equivalence margin of \(String(format: "%.1f", ClaimChecker.margin)) points. A significant effect shown smaller than the paper's figure (or than the margin) is *not reproduced*; an effect above the figure is *reproduced* (the claims are improvements, not exact values). Without the Holm correction this is: the 95% interval wholly above 0 → reproduced; wholly below upper → not reproduced.\n"
+        s += "- **Difficulty claim** (experts per token of the method against the proxy difficulty level). Within each result (one task, one seed), each evaluation set's inputs are cut into \(DifficultyTrend.lengthBins) equal-count length bins (tokens for text, frames for speech; images all have one length), and the slope of the mean experts per token on the level is fitted with one intercept per (set, length bin), weighted by examples: a within-task, within-seed, length-controlled slope. Per seed the slopes are averaged over the suite's tasks; the per-seed means give the t interval over seeds (the evaluation examples are fixed, so the interval covers training variation, not the sampling of inputs). Reproduced when \"slope <= 0\" is rejected, not reproduced when \"slope >= \(ClaimChecker.difficultyMargin) experts per level\" is rejected (\(ClaimChecker.difficultyMargin) is 1% of top-2's two experts).\n"
+        s += "- **Ratio claims** are deterministic counts of the engine (forward FLOPs per example counted over the evaluation set, active parameters per example): reproduced when the ratio is at most the bound, else not reproduced; no interval, no part in the Holm family.\n"
         return s
     }
+
+    static func suite(_ v: ClaimVerdict) -> String { v.suite }
 }

@@ -1,0 +1,143 @@
+import Foundation
+
+/// Routing of one group of evaluation examples of one result: those of one proxy difficulty
+/// level within one input-length bin of one evaluation set. Recorded by the evaluation in
+/// `CellResult.routingByLevelLength` so that the difficulty claim can be tested with the
+/// input length held fixed.
+public struct LevelLengthRouting: Codable, Equatable, Sendable {
+    /// Evaluation set (e.g. "dev", "dev_matched", "test-clean").
+    public var set: String
+    /// Proxy difficulty level (1 = easiest).
+    public var level: Int
+    /// Length bin (0 = shortest) of this set's bins.
+    public var lengthBin: Int
+    /// Shortest and longest input of the bin over the whole set (tokens for text, frames
+    /// for speech, 1 for images, whose length is fixed).
+    public var minLength: Int
+    public var maxLength: Int
+    public var examples: Int
+    /// Mean input length of this group's examples.
+    public var meanLength: Double
+    /// Mean experts (blocks) chosen per token (sequence), averaged over the routed layers.
+    public var meanChosen: Double
+
+    public init(set: String, level: Int, lengthBin: Int, minLength: Int, maxLength: Int, examples: Int,
+                meanLength: Double, meanChosen: Double) {
+        self.set = set
+        self.level = level
+        self.lengthBin = lengthBin
+        self.minLength = minLength
+        self.maxLength = maxLength
+        self.examples = examples
+        self.meanLength = meanLength
+        self.meanChosen = meanChosen
+    }
+}
+
+/// The length-controlled difficulty estimate.
+public enum DifficultyTrend {
+    /// Number of length bins per evaluation set (equal-count bins of the set's lengths;
+    /// equal lengths always share a bin, so sets with few distinct lengths get fewer).
+    public static let lengthBins = 8
+
+    /// Equal-count length bins: bin of each length (0-based). Lengths are ranked, ties take
+    /// their mid-rank, and bin = ⌊midrank · bins / n⌋ (at most `bins − 1`); bins left empty
+    /// by ties are skipped in the numbering.
+    public static func bins(_ lengths: [Int], bins k: Int = lengthBins) -> [Int] {
+        let n = lengths.count
+        guard n > 0 else { return [] }
+        let sorted = lengths.sorted()
+        var firstIndex: [Int: Int] = [:], lastIndex: [Int: Int] = [:]
+        for (i, l) in sorted.enumerated() {
+            if firstIndex[l] == nil { firstIndex[l] = i }
+            lastIndex[l] = i
+        }
+        let raw = lengths.map { l in
+            min(k - 1, Int(Double(firstIndex[l]! + lastIndex[l]!) / 2 * Double(k) / Double(n)))
+        }
+        // Numbered 0, 1, … over the bins that hold an example.
+        let used = Set(raw).sorted()
+        let rank = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
+        return raw.map { rank[$0]! }
+    }
+
+    /// One result's estimate.
+    public struct Estimate: Equatable, Sendable {
+        /// Experts per token added per difficulty level within length bins: the weighted
+        /// least-squares slope of the group means on the level with one intercept per
+        /// (set, length bin), weights = examples.
+        public var slope: Double
+        /// The same without length bins (one intercept per set): what the old test saw.
+        public var naiveSlope: Double
+        /// Mean input length added per level within the bins (what length difference is
+        /// left between levels after binning), and without bins.
+        public var lengthSlopeWithinBins: Double
+        public var lengthSlope: Double
+        public var examples: Int
+    }
+
+    /// Weighted within-stratum slope of `y` on `x`; nil when `x` never varies within a stratum.
+    static func withinSlope(_ groups: [[(x: Double, y: Double, w: Double)]]) -> Double? {
+        var sxy = 0.0, sxx = 0.0
+        for g in groups {
+            let w = g.map(\.w).reduce(0, +)
+            guard w > 0 else { continue }
+            let mx = g.map { $0.w * $0.x }.reduce(0, +) / w, my = g.map { $0.w * $0.y }.reduce(0, +) / w
+            for c in g {
+                sxy += c.w * (c.x - mx) * (c.y - my)
+                sxx += c.w * (c.x - mx) * (c.x - mx)
+            }
+        }
+        return sxx > 1e-12 ? sxy / sxx : nil
+    }
+
+    /// The estimate of one result's groups; nil when no length bin holds two levels.
+    public static func estimate(_ cells: [LevelLengthRouting]) -> Estimate? {
+        let ok = cells.filter { $0.examples > 0 && $0.meanChosen.isFinite }
+        func strata(_ key: (LevelLengthRouting) -> String, _ y: (LevelLengthRouting) -> Double) -> [[(x: Double, y: Double, w: Double)]] {
+            Dictionary(grouping: ok, by: key).sorted { $0.key < $1.key }.map { $0.value.map { (Double($0.level), y($0), Double($0.examples)) } }
+        }
+        let byBin: (LevelLengthRouting) -> String = { "\($0.set)#\($0.lengthBin)" }
+        let bySet: (LevelLengthRouting) -> String = { $0.set }
+        guard let slope = withinSlope(strata(byBin, \.meanChosen)),
+              let naive = withinSlope(strata(bySet, \.meanChosen)) else { return nil }
+        return Estimate(slope: slope, naiveSlope: naive,
+                        lengthSlopeWithinBins: withinSlope(strata(byBin, \.meanLength)) ?? 0,
+                        lengthSlope: withinSlope(strata(bySet, \.meanLength)) ?? 0,
+                        examples: ok.map(\.examples).reduce(0, +))
+    }
+
+    /// The suite-level pooling: per seed, the mean over tasks of each result's estimate;
+    /// then the paired machinery over seeds (a one-sample analysis of the per-seed means).
+    public struct Pooled: Equatable, Sendable {
+        public var tasks: [String]
+        /// Per seed (ascending): mean over `tasks` of the length-controlled slope and of the
+        /// naive slope.
+        public var seeds: [Int]
+        public var perSeed: [Double]
+        public var naivePerSeed: [Double]
+        public var lengthWithinBinsPerSeed: [Double]
+        /// Over seeds (nil with fewer than two).
+        public var summary: Stats.Paired?
+    }
+
+    /// Pools the estimates of `method`'s successful results in `suite`. A seed counts when
+    /// it has an estimate for every task that has one in any seed. Nil when no result of the
+    /// method carries the level × length record.
+    public static func pooled(_ results: [CellResult], suite: String, method: String) -> Pooled? {
+        let rs = results.filter { $0.suite == suite && $0.method == method && $0.isOK }
+        var est: [Int: [String: Estimate]] = [:]
+        for r in rs {
+            guard let cells = r.routingByLevelLength, let e = estimate(cells) else { continue }
+            est[r.seed, default: [:]][r.task] = e
+        }
+        guard !est.isEmpty else { return nil }
+        let tasks = Set(est.values.flatMap(\.keys)).sorted()
+        let seeds = est.keys.sorted().filter { s in tasks.allSatisfy { est[s]![$0] != nil } }
+        func per(_ f: (Estimate) -> Double) -> [Double] { seeds.map { s in Stats.mean(tasks.map { f(est[s]![$0]!) }) } }
+        let slopes = per(\.slope)
+        return Pooled(tasks: tasks, seeds: seeds, perSeed: slopes, naivePerSeed: per(\.naiveSlope),
+                      lengthWithinBinsPerSeed: per(\.lengthSlopeWithinBins),
+                      summary: Stats.paired(differences: slopes, seeds: seeds))
+    }
+}
