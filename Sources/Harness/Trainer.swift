@@ -60,6 +60,8 @@ public final class Trainer: CellRunner {
     public let resultsRoot: URL
     public let environment: EnvironmentRecord
     public var log: (String) -> Void
+    /// Evaluate during training for the learning curve's metric points (`LossCurve`).
+    public var recordsCurveMetric = true
 
     public init(dataDir: URL, realData: URL?, resultsRoot: URL, environment: EnvironmentRecord,
                 log: @escaping (String) -> Void = { print($0) }) {
@@ -116,7 +118,8 @@ public final class Trainer: CellRunner {
             let l = model.loss(b.input, targets: b.targets, context: &ctx)
             _ = rng.next()
             return l.total
-        }, progress: progress)
+        }, curveEvaluation: recordsCurveMetric ? curveEvaluation(task, taskName: cfg.task, model: model, taskID: tid) : nil,
+           progress: progress)
 
         model.eval()
         var activeParams: Double?
@@ -130,7 +133,7 @@ public final class Trainer: CellRunner {
             return (out.stats, analytic, decode(out, batch: b, count: chunk.count))
         }
         try? FileManager.default.removeItem(at: ckpt)
-        return CellResult(
+        var result = CellResult(
             suite: cfg.suite, task: cfg.task, method: cfg.method.label, seed: cfg.seed, tier: cfg.tier,
             data: src.isProxy ? "proxy" : "real", status: "ok", failure: nil, config: cfg, configHash: cfg.hash,
             metrics: ev.metrics, flops: ev.flops(training: outcome.flops),
@@ -138,6 +141,8 @@ public final class Trainer: CellRunner {
             routing: ev.routing, byDifficulty: ev.byDifficulty, trainSteps: outcome.steps,
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
+        result.curve = outcome.curve
+        return result
     }
 
     /// The training loop of `cell`, checkpointing (when its `checkpoint_every` is set) to
