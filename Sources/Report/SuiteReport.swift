@@ -261,7 +261,7 @@ public struct SuiteReport {
         let conv = convergence()
         if !conv.isEmpty { s += "## Convergence\n\n" + conv + "\n" }
         let lc = learningCurves()
-        if !lc.isEmpty { s += "## Learning curves\n\nThe primary metric (percent; error rates as rates) on a fixed evaluation subset after a third, two thirds and all of the steps, mean ± SD over seeds, and the mean training loss of the first and last twentieth of the steps.\n\n" + lc + "\n" }
+        if !lc.isEmpty { s += "## Learning curves\n\nThe primary metric (percent) on a fixed evaluation subset after a third, two thirds and all of the steps, mean ± SD over seeds, and the mean training loss of the first and last twentieth of the steps.\n\n" + lc + "\n" }
         let r = routingByLayer()
         if !r.isEmpty { s += "## Routing: experts (blocks) chosen per token (sequence), per layer\n\nMax/mean load is the busiest unit's share over the mean (1.00 = perfectly balanced).\n\n" + r + "\n" }
         let d = byDifficulty()
