@@ -50,6 +50,15 @@ public struct TaskReference: Codable, Equatable, Sendable {
     public var rows: [ReferenceRow]
     public var seconds: Double
 
+    public init(version: Int, suite: String, task: String, dataKey: String, rows: [ReferenceRow], seconds: Double) {
+        self.version = version
+        self.suite = suite
+        self.task = task
+        self.dataKey = dataKey
+        self.rows = rows
+        self.seconds = seconds
+    }
+
     public func row(_ name: String) -> ReferenceRow? { rows.first { $0.name == name } }
 }
 
