@@ -118,6 +118,9 @@ public struct CellResult: Codable, Equatable, Sendable {
     public var wallSeconds: Double
     public var environment: EnvironmentRecord
     public var finishedAt: String
+    /// The learning curve (training loss per twentieth of the run, the primary metric at
+    /// three points); nil in results written before it was recorded.
+    public var curve: LossCurve? = nil
 
     /// Routing per (difficulty level, input-length bin) of the evaluation sets, for the
     /// length-controlled difficulty claim (`DifficultyTrend`); nil for results made before it

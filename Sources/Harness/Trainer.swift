@@ -60,6 +60,8 @@ public final class Trainer: CellRunner {
     public let resultsRoot: URL
     public let environment: EnvironmentRecord
     public var log: (String) -> Void
+    /// Evaluate during training for the learning curve's metric points (`LossCurve`).
+    public var recordsCurveMetric = true
 
     public init(dataDir: URL, realData: URL?, resultsRoot: URL, environment: EnvironmentRecord,
                 log: @escaping (String) -> Void = { print($0) }) {
@@ -116,7 +118,8 @@ public final class Trainer: CellRunner {
             let l = model.loss(b.input, targets: b.targets, context: &ctx)
             _ = rng.next()
             return l.total
-        }, progress: progress)
+        }, curveEvaluation: recordsCurveMetric ? curveEvaluation(task, taskName: cfg.task, model: model, taskID: tid) : nil,
+           progress: progress)
 
         model.eval()
         var activeParams: Double?
@@ -139,6 +142,7 @@ public final class Trainer: CellRunner {
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
         result.routingByLevelLength = ev.routingByLevelLength
+        result.curve = outcome.curve
         return result
     }
 

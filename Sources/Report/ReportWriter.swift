@@ -13,12 +13,14 @@ public enum ReportWriter {
     /// Renders reports for `tier` from `results` into `outDir`; returns the files written.
     @discardableResult
     public static func write(results allResults: [CellResult], tier: String, claims: [Claim], outDir: URL,
-                             notes: [String: [String]] = [:]) throws -> [URL] {
+                             notes: [String: [String]] = [:],
+                             references: [String: [String: TaskReference]] = [:]) throws -> [URL] {
         let results = allResults.filter { $0.tier == tier }
         var written: [URL] = []
         let plotDir = outDir.appendingPathComponent("plots")
         for suite in Set(results.map(\.suite)).sorted() {
-            let report = SuiteReport(suite: suite, tier: tier, methodOrder: methodOrder, results: results)
+            var report = SuiteReport(suite: suite, tier: tier, methodOrder: methodOrder, results: results)
+            report.references = references[suite] ?? [:]
             var plots: [(String, String)] = []
             let prefix = tier == "proxy" ? suite : "\(tier)-\(suite)"
             if let img = accuracyVsFlops(report) {

@@ -25,6 +25,8 @@ public struct SuiteReport {
     public var tier: String
     public var methodOrder: [String]
     public var results: [CellResult]
+    /// Reference rows by task (`chance`, `linear`, …), computed from the same data.
+    public var references: [String: TaskReference] = [:]
 
     public init(suite: String, tier: String, methodOrder: [String], results: [CellResult]) {
         self.suite = suite
@@ -59,15 +61,16 @@ public struct SuiteReport {
         header += ["fwd GFLOPs/ex", "active / total params", "experts (blocks) per token", "seeds"]
         var s = "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
         for m in methods {
-            var row = [m]
+            var row = [notConverged(m).isEmpty ? m : "\(m) †"]
             var seedCount = 0
             for t in tasks {
                 let cs = cells(m, t.name)
                 let ok = cs.filter(\.isOK)
                 seedCount = max(seedCount, ok.count)
+                let mark = notConverged(m, t.name).isEmpty ? "" : " †"
                 for key in t.metricTitles.indices.map({ t.metrics[$0] }) {
                     if ok.isEmpty { row.append(cs.isEmpty ? "—" : "failed"); continue }
-                    row.append(pct(ok.compactMap { $0.metrics[key] }))
+                    row.append(pct(ok.compactMap { $0.metrics[key] }) + mark)
                 }
             }
             if tasks.count > 1 {
@@ -90,6 +93,100 @@ public struct SuiteReport {
             row.append(chosen.isEmpty ? "—" : String(format: "%.2f", Stats.mean(chosen)))
             row.append("\(seedCount)")
             s += "| " + row.joined(separator: " | ") + " |\n"
+        }
+        s += referenceRows(tasks: tasks, columns: header.count)
+        return s
+    }
+
+    /// Names of the reference rows present, in table order.
+    var referenceNames: [String] {
+        let present = Set(references.values.flatMap { $0.rows.map(\.name) })
+        let order = ["chance", "chance: constant transcript", "linear"]
+        return order.filter(present.contains) + present.subtracting(order).sorted()
+    }
+
+    /// The reference rows, in the main table's columns (metrics and average; the compute
+    /// columns empty).
+    func referenceRows(tasks: [TaskInfo], columns: Int) -> String {
+        var s = ""
+        for name in referenceNames {
+            var row = ["*\(name)*"]
+            var scores: [Double] = []
+            for t in tasks {
+                let r = references[t.name]?.row(name)
+                for key in t.metrics { row.append(r?.metrics[key].map { String(format: "%.1f", $0 * 100) } ?? "—") }
+                if let r, let sc = TaskCatalog.score(task: t.name, metrics: r.metrics) { scores.append(sc) }
+            }
+            if tasks.count > 1 { row.append(scores.count == tasks.count ? String(format: "%.1f", Stats.mean(scores) * 100) : "—") }
+            while row.count < columns { row.append("—") }
+            s += "| " + row.joined(separator: " | ") + " |\n"
+        }
+        return s
+    }
+
+    /// What the reference rows are, per task (the constant predicted, the model fitted).
+    public func referenceNotes() -> String {
+        guard !references.isEmpty else { return "" }
+        var s = "Reference rows (in italics) are computed by `moebench report` from the same training and evaluation examples as the cells (cached under `results/\(tier)/\(suite)/reference/`, keyed by the data): "
+        s += "`chance` predicts without looking at the input: the majority training class (the five most frequent for top-5), the mean training score for regression (the Pearson and Spearman correlations of a constant are undefined and shown as 0), the empty transcript for speech; "
+        s += "`chance: constant transcript` is the best constant transcript found by greedy search (appending, one at a time, whichever of the 20 most frequent training words lowers the training WER most); "
+        s += "`linear` is a logistic regression (classification; AdaGrad, epochs chosen on a held-out tenth of the training split by log-loss, then refitted on all of it) or a ridge regression (STS-B; exact solution, λ chosen on the held-out tenth by Pearson) on hashed unigram and bigram indicators (sentence pairs: each sentence's n-grams, the n-grams they share, and unigram/bigram overlap ratios), and for images a softmax regression on the normalised pixels (Adam, epochs chosen on a held-out tenth by accuracy).\n\n"
+        s += "| task | row | how |\n|---|---|---|\n"
+        for t in tasks {
+            guard let ref = references[t.name] else { continue }
+            for r in ref.rows { s += "| \(t.title) | \(r.name) | \(r.detail.replacingOccurrences(of: "|", with: "\\|")) |\n" }
+        }
+        return s
+    }
+
+    /// Cells of `method` (on `task`, or on any task) whose loss still fell by more than the
+    /// convergence threshold over the last fifth of the run.
+    func notConverged(_ method: String, _ task: String? = nil) -> [CellResult] {
+        cells(method, task).filter { $0.isOK && $0.curve?.converged == false }
+    }
+
+    /// Per method and task: the cells not converged and the largest relative fall of the
+    /// loss over the last fifth.
+    public func convergence() -> String {
+        let withCurve = results.filter { $0.isOK && $0.curve?.lastFifthDrop != nil }
+        guard !withCurve.isEmpty else { return "" }
+        var s = "A cell is **not converged** (marked †, and its method's row with it) when its mean training loss fell by more than \(String(format: "%.0f", LossCurve.convergenceThreshold * 100)) % from the first to the second half of the last fifth of its steps (the mean of the 17th and 18th twentieths against that of the 19th and 20th). "
+        s += "Each entry: cells not converged / cells with a curve, then the largest relative fall among them.\n\n"
+        s += "| method | " + tasks.map(\.title).joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: tasks.count) + "\n"
+        for m in methods {
+            var row = [m]
+            for t in tasks {
+                let cs = withCurve.filter { $0.method == m && $0.task == t.name }
+                guard !cs.isEmpty else { row.append("—"); continue }
+                let bad = cs.filter { $0.curve?.converged == false }.count
+                let worst = cs.compactMap { $0.curve?.lastFifthDrop }.max() ?? 0
+                row.append("\(bad)/\(cs.count) (\(String(format: "%+.1f", worst * 100)) %)")
+            }
+            s += "| " + row.joined(separator: " | ") + " |\n"
+        }
+        return s
+    }
+
+    /// Mean primary metric at each evaluation point of the curves, and the mean training loss
+    /// of the first and last twentieth, per method and task.
+    public func learningCurves() -> String {
+        let withCurve = results.filter { $0.isOK && !($0.curve?.eval.isEmpty ?? true) }
+        guard !withCurve.isEmpty else { return "" }
+        var s = "| method | task | metric | subset | " + ["at 1/3", "at 2/3", "at end"].joined(separator: " | ") +
+            " | loss, first 20th | loss, last 20th |\n|---|---|---|---|---|---|---|---|---|\n"
+        for m in methods {
+            for t in tasks {
+                let cs = withCurve.filter { $0.method == m && $0.task == t.name }
+                guard let c0 = cs.first?.curve else { continue }
+                var row = [m, t.title, c0.metric, c0.evalSubset]
+                for k in 0..<3 {
+                    let v = cs.compactMap { $0.curve!.eval.count > k ? $0.curve!.eval[k].value : nil }
+                    row.append(pct(v))
+                }
+                row.append(num(Stats.mean(cs.compactMap { $0.curve!.segments.first?.meanLoss }), 4))
+                row.append(num(Stats.mean(cs.compactMap { $0.curve!.segments.last?.meanLoss }), 4))
+                s += "| " + row.joined(separator: " | ") + " |\n"
+            }
         }
         return s
     }
@@ -174,6 +271,12 @@ public struct SuiteReport {
         s += provenance() + "\n\n"
         for n in notes { s += n + "\n\n" }
         s += "## Results\n\n" + table() + "\n"
+        let refs = referenceNotes()
+        if !refs.isEmpty { s += refs + "\n" }
+        let conv = convergence()
+        if !conv.isEmpty { s += "## Convergence\n\n" + conv + "\n" }
+        let lc = learningCurves()
+        if !lc.isEmpty { s += "## Learning curves\n\nThe primary metric (percent) on a fixed evaluation subset after a third, two thirds and all of the steps, mean ± SD over seeds, and the mean training loss of the first and last twentieth of the steps.\n\n" + lc + "\n" }
         let r = routingByLayer()
         if !r.isEmpty { s += "## Routing: experts (blocks) chosen per token (sequence), per layer\n\nMax/mean load is the busiest unit's share over the mean (1.00 = perfectly balanced).\n\n" + r + "\n" }
         let d = byDifficulty()

@@ -11,6 +11,9 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Reports folder.") var reports = "reports"
     @Option(help: "Tier to report (smoke, proxy, full, pretrained).") var tier = "proxy"
     @Option(help: "Claims file.") var claims = "Suites/claims.yaml"
+    @Option(help: "Folder of the generated proxy data (for the reference rows).") var proxyData = "data"
+    @Option(help: "Folder with the real datasets (for the reference rows of tiers on real data).") var data: String?
+    @Flag(help: "Leave out the reference rows (chance, linear).") var noReferences = false
 
     func run() throws {
         let root = URL(fileURLWithPath: results).appendingPathComponent(tier)
@@ -21,8 +24,11 @@ struct ReportCommand: ParsableCommand {
         let claimList = FileManager.default.fileExists(atPath: claims) ? try ClaimsFile.load(file: claims) : []
         let notes = tier == PretrainedSpec.tierName
             ? try PretrainedReport.notes(results: all, resultsRoot: URL(fileURLWithPath: results)) : [:]
+        let refs = noReferences ? [:] : References.forResults(all.filter { $0.tier == tier }, resultsRoot: URL(fileURLWithPath: results),
+                                                               dataDir: URL(fileURLWithPath: proxyData),
+                                                               realData: data.map { URL(fileURLWithPath: $0) })
         let files = try ReportWriter.write(results: all, tier: tier, claims: claimList, outDir: URL(fileURLWithPath: reports),
-                                           notes: notes)
+                                           notes: notes, references: refs)
         for f in files { print("wrote \(f.path)") }
     }
 }
@@ -70,5 +76,41 @@ struct RegressCommand: ParsableCommand {
         let rows = Regression.compare(baseline: b, fresh: fresh)
         print(Regression.markdown(rows))
         if rows.contains(where: \.regressed) { throw ExitCode(1) }
+    }
+}
+
+struct ReferenceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reference",
+        abstract: "Compute (or read from the cache) the reference rows, chance and linear, of a suite tier's tasks, without running any cell.")
+
+    @Option(help: "Suite name, or 'all'.") var suite = "all"
+    @Option(help: "Tier: smoke, proxy, full or pretrained.") var tier = "proxy"
+    @Option(help: "Only these tasks (comma-separated).") var tasks: String?
+    @Option(help: "Folder with the real datasets.") var data: String?
+    @Option(help: "Folder for generated proxy data.") var proxyData = "data"
+    @Option(help: "Results folder (the cache is results/<tier>/<suite>/reference/<task>.json).") var results = "results"
+    @Option(help: "Suites folder.") var suites = "Suites"
+    @OptionGroup var engine: EngineOptions
+
+    func run() throws {
+        try engine.apply()
+        let only = tasks.map { Set($0.split(separator: ",").map(String.init)) }
+        for s in try loadSuites(suites, name: suite) {
+            guard s.tiers[tier] != nil else { continue }
+            var seen = Set<String>()
+            for cell in try expandGrid(suite: s, tierName: tier) where !seen.contains(cell.config.task) {
+                seen.insert(cell.config.task)
+                if let only, !only.contains(cell.config.task) { continue }
+                let cacheDir = URL(fileURLWithPath: results).appendingPathComponent(tier).appendingPathComponent(s.name)
+                    .appendingPathComponent("reference")
+                let r = try References.compute(for: cell.config, dataDir: URL(fileURLWithPath: proxyData),
+                                               realData: data.map { URL(fileURLWithPath: $0) }, cacheDir: cacheDir)
+                for row in r.rows {
+                    let m = row.metrics.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value * 100) }
+                    print("\(s.name)/\(cell.config.task)\t\(row.name)\t\(m.joined(separator: ", "))\t(\(row.detail))")
+                }
+            }
+        }
     }
 }

@@ -174,8 +174,10 @@ struct ReplicateCommand: ParsableCommand {
             let claimsFile = (suites as NSString).appendingPathComponent("claims.yaml")
             let claims = FileManager.default.fileExists(atPath: claimsFile) ? try ClaimsFile.load(file: claimsFile) : []
             let notes = tier == PretrainedSpec.tierName ? try PretrainedReport.notes(results: all, resultsRoot: resultsURL) : [:]
+            let refs = References.forResults(all.filter { $0.tier == tier }, resultsRoot: resultsURL, dataDir: URL(fileURLWithPath: proxyData),
+                                             realData: data.map { URL(fileURLWithPath: $0) })
             for f in try ReportWriter.write(results: all, tier: tier, claims: claims, outDir: URL(fileURLWithPath: reports),
-                                            notes: notes) {
+                                            notes: notes, references: refs) {
                 print("wrote \(f.path)")
             }
         }

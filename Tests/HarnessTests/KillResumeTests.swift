@@ -90,6 +90,9 @@ final class KillResumeTests: XCTestCase {
         XCTAssertEqual(resumed["configHash"] as? String, expected["configHash"] as? String)
         let fa = try XCTUnwrap(expected["flops"] as? [String: Any]), fb = try XCTUnwrap(resumed["flops"] as? [String: Any])
         XCTAssertEqual(fb["training"] as? Double, fa["training"] as? Double)
+        // The learning curve, carried through the checkpoint, is the same.
+        let ca = try XCTUnwrap(expected["curve"] as? NSDictionary), cb = try XCTUnwrap(resumed["curve"] as? NSDictionary)
+        XCTAssertEqual(cb, ca)
         // The finished cell removes its checkpoint.
         let left = ((try? FileManager.default.contentsOfDirectory(atPath: ckptDir.path)) ?? []).filter { $0.hasSuffix(".ckpt") }
         XCTAssertEqual(left, [])
