@@ -1,7 +1,7 @@
 # moebench: `make test` and `make replicate` install what they need (Debian packages) first.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev pkg-config espeak-ng sox python3-pip
+APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev libfreetype-dev fonts-dejavu-core pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
 .PHONY: deps build release test replicate nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained

@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CFLAC", pkgConfig: "flac", providers: [.apt(["libflac-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
 
         // The engine: storage, autograd tape, FLOP counter, RNG, kernels.
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
@@ -44,7 +45,7 @@ let package = Package(
         .target(name: "Harness", dependencies: ["Routing", "Data", "NN", "Tensor", "Pretrained",
                                                 .product(name: "Yams", package: "Yams")]),
         // Markdown tables, claims, PNG plots.
-        .target(name: "Report", dependencies: ["Harness", "CPNG"]),
+        .target(name: "Report", dependencies: ["Harness", "CPNG", "CFreeType"]),
         // The command line: thin.
         .executableTarget(name: "moebench", dependencies: [
             "Tensor", "NN", "Routing", "Data", "Harness", "Report", "Pretrained",
