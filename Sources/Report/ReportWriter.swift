@@ -22,6 +22,7 @@ public enum ReportWriter {
             let prefix = tier == "proxy" ? suite : "\(tier)-\(suite)"
             let (plots, plotFiles) = try SuitePlots.write(report, prefix: prefix, plotDir: plotDir)
             written += plotFiles
+            written += try CSVTables.write(report, prefix: prefix, dir: outDir.appendingPathComponent("csv"))
             let md = report.markdown(title: suiteTitles[suite] ?? suite, notes: notes[suite] ?? [], plots: plots)
             let f = outDir.appendingPathComponent("\(prefix).md")
             try atomicWrite(Data(md.utf8), to: f)
