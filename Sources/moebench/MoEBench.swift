@@ -29,7 +29,7 @@ struct MoEBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moebench",
         abstract: "Reproducible benchmark and paper-replication suite for Mixture-of-Experts routing.",
-        subcommands: [EnvCommand.self, DataCommand.self, ReplicateCommand.self, ReportCommand.self, CompareCommand.self, MergeCommand.self,
+        subcommands: [EnvCommand.self, DataCommand.self, ReplicateCommand.self, ReportCommand.self, CompareCommand.self, ListCommand.self, MergeCommand.self,
                       RegressCommand.self, FlopsCommand.self, EncodeCommand.self, BenchCommand.self]
     )
 }
