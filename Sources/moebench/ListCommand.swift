@@ -16,9 +16,9 @@ struct ListCommand: ParsableCommand {
         so the listing always matches the code.
 
         Examples:
-          moebench list methods            # every method, its option keys and their defaults
-          moebench list tasks              # tasks by modality, metrics and which way is better
-          moebench list suites             # Suites/*.yaml: tasks, method labels, tiers and seeds
+          moebench list methods     # methods, their option keys and defaults
+          moebench list tasks       # tasks by modality, metrics, which way is better
+          moebench list suites      # Suites/*.yaml: tasks, method labels, tiers
           moebench list suites --suites ~/my-suites
         """)
 
