@@ -11,6 +11,11 @@ SWIFT_TEST_FLAGS ?= --disable-swift-testing
 # AVX2 + FMA as haswell (override with MOEBENCH_TARGET_CPU=<llvm cpu name>, or
 # MOEBENCH_TARGET_CPU= for generic x86-64). No build contracts multiplies and adds into
 # FMAs, so every choice computes the same bits.
+# MOEBENCH_FAST=1 turns on the release flags every benchmark number is measured with
+# (-Ounchecked -wmo and -target-cpu; see Package.swift); without it a release build uses
+# plain -O, as a package depending on moebench does.
+MOEBENCH_FAST ?= 1
+export MOEBENCH_FAST
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 MOEBENCH_TARGET_CPU ?= $(strip \
   $(if $(and $(filter avx512f,$(CPU_FLAGS)),$(filter avx512bw,$(CPU_FLAGS)),$(filter avx512dq,$(CPU_FLAGS)),$(filter avx512vl,$(CPU_FLAGS))),skylake-avx512,\
