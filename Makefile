@@ -1,7 +1,7 @@
 # moebench: `make test` and `make replicate` install what they need (Debian packages) first.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev pkg-config espeak-ng sox python3-pip
+APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev libfreetype-dev fonts-dejavu-core pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
 .PHONY: deps build release test replicate nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained
@@ -11,6 +11,11 @@ SWIFT_TEST_FLAGS ?= --disable-swift-testing
 # AVX2 + FMA as haswell (override with MOEBENCH_TARGET_CPU=<llvm cpu name>, or
 # MOEBENCH_TARGET_CPU= for generic x86-64). No build contracts multiplies and adds into
 # FMAs, so every choice computes the same bits.
+# MOEBENCH_FAST=1 turns on the release flags every benchmark number is measured with
+# (-Ounchecked -wmo and -target-cpu; see Package.swift); without it a release build uses
+# plain -O, as a package depending on moebench does.
+MOEBENCH_FAST ?= 1
+export MOEBENCH_FAST
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 MOEBENCH_TARGET_CPU ?= $(strip \
   $(if $(and $(filter avx512f,$(CPU_FLAGS)),$(filter avx512bw,$(CPU_FLAGS)),$(filter avx512dq,$(CPU_FLAGS)),$(filter avx512vl,$(CPU_FLAGS))),skylake-avx512,\

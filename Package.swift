@@ -1,16 +1,20 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Numeric kernels are checked in debug builds and run without overflow/bounds traps in
-// release builds, where every benchmark is measured.
-// `MOEBENCH_TARGET_CPU` (set by the Makefile from the CPU's flags: `skylake-avx512` for
-// AVX-512, `haswell` for AVX2 + FMA) lets the compiler vectorise the elementwise kernels
-// for that CPU; without it the build runs on any x86-64.
+// Numeric kernels are checked in debug builds. Release builds made through the Makefile
+// (which exports `MOEBENCH_FAST=1`; every benchmark is measured so) compile them with
+// `-Ounchecked -wmo`, without overflow/bounds traps, and `MOEBENCH_TARGET_CPU` (set by the
+// Makefile from the CPU's flags: `skylake-avx512` for AVX-512, `haswell` for AVX2 + FMA) lets
+// the compiler vectorise the elementwise kernels for that CPU.
+// Without `MOEBENCH_FAST=1` no unsafe flag is set: a package that depends on moebench by
+// version builds it with plain `-O` (SwiftPM refuses unsafe flags in versioned dependencies).
 import Foundation
-let targetCPU = ProcessInfo.processInfo.environment["MOEBENCH_TARGET_CPU"].map { ["-target-cpu", $0] } ?? []
-let kernelSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"] + targetCPU, .when(configuration: .release)),
-]
+let environment = ProcessInfo.processInfo.environment
+let fast = environment["MOEBENCH_FAST"] == "1"
+let targetCPU = environment["MOEBENCH_TARGET_CPU"].flatMap { $0.isEmpty ? nil : ["-target-cpu", $0] } ?? []
+let kernelSettings: [SwiftSetting] = fast
+    ? [.unsafeFlags(["-Ounchecked", "-wmo"] + targetCPU, .when(configuration: .release))]
+    : []
 
 let package = Package(
     name: "moebench",
@@ -19,6 +23,7 @@ let package = Package(
         .executable(name: "moebench", targets: ["moebench"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Routing", targets: ["Routing"]),
+        .library(name: "Harness", targets: ["Harness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CFLAC", pkgConfig: "flac", providers: [.apt(["libflac-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
 
         // The engine: storage, autograd tape, FLOP counter, RNG, kernels.
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
@@ -50,7 +56,7 @@ let package = Package(
         // (Plugins/BuildInfo/buildinfo.sh says what the fingerprint hashes).
         .plugin(name: "BuildInfo", capability: .buildTool()),
         // Markdown tables, claims, PNG plots.
-        .target(name: "Report", dependencies: ["Harness", "CPNG"]),
+        .target(name: "Report", dependencies: ["Harness", "CPNG", "CFreeType"]),
         // The command line: thin.
         .executableTarget(name: "moebench", dependencies: [
             "Tensor", "NN", "Routing", "Data", "Harness", "Report", "Pretrained",

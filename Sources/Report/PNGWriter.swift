@@ -24,6 +24,16 @@ public struct RGBImage {
         pixels[i] = c.r; pixels[i + 1] = c.g; pixels[i + 2] = c.b
     }
 
+    /// Blends `c` over the pixel with opacity `alpha` (0…1): anti-aliased edges.
+    @inline(__always)
+    public mutating func blend(_ x: Int, _ y: Int, _ c: RGB, alpha: Double) {
+        guard x >= 0, y >= 0, x < width, y < height, alpha > 0 else { return }
+        if alpha >= 1 { set(x, y, c); return }
+        let i = 3 * (y * width + x)
+        func mix(_ old: UInt8, _ new: UInt8) -> UInt8 { UInt8((Double(old) * (1 - alpha) + Double(new) * alpha).rounded()) }
+        pixels[i] = mix(pixels[i], c.r); pixels[i + 1] = mix(pixels[i + 1], c.g); pixels[i + 2] = mix(pixels[i + 2], c.b)
+    }
+
     public func get(_ x: Int, _ y: Int) -> RGB {
         let i = 3 * (y * width + x)
         return RGB(pixels[i], pixels[i + 1], pixels[i + 2])
@@ -70,9 +80,8 @@ public struct RGB: Equatable, Sendable {
     public static let black = RGB(0, 0, 0)
     public static let grey = RGB(200, 200, 200)
     public static let darkGrey = RGB(90, 90, 90)
-    /// A colour-blind-safe qualitative palette (Okabe–Ito).
-    public static let palette: [RGB] = [RGB(0, 114, 178), RGB(230, 159, 0), RGB(0, 158, 115), RGB(204, 121, 167),
-                                        RGB(86, 180, 233), RGB(213, 94, 0), RGB(240, 228, 66), RGB(0, 0, 0)]
+    /// `#rrggbb`, for SVG.
+    public var hex: String { String(format: "#%02x%02x%02x", r, g, b) }
 
     /// Sequential colour map from white (0) to dark blue (1).
     public static func heat(_ t: Double) -> RGB {

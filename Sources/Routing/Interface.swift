@@ -156,6 +156,7 @@ public struct MethodOptions: Equatable, Sendable {
     }
 
     public func double(_ key: String, default d: Double) throws -> Double {
+        OptionDefaults.recorder?.note(key, "\(d)")
         switch values[key] {
         case nil: return d
         case .double(let v)?: return v
@@ -165,6 +166,7 @@ public struct MethodOptions: Equatable, Sendable {
     }
 
     public func int(_ key: String, default d: Int) throws -> Int {
+        OptionDefaults.recorder?.note(key, "\(d)")
         switch values[key] {
         case nil: return d
         case .int(let v)?: return v
@@ -174,6 +176,7 @@ public struct MethodOptions: Equatable, Sendable {
 
     /// An optional integer: absent or the string "none" gives nil.
     public func optionalInt(_ key: String) throws -> Int? {
+        OptionDefaults.recorder?.note(key, "none")
         switch values[key] {
         case nil, .string("none")?: return nil
         case .int(let v)?: return v
@@ -182,6 +185,7 @@ public struct MethodOptions: Equatable, Sendable {
     }
 
     public func bool(_ key: String, default d: Bool) throws -> Bool {
+        OptionDefaults.recorder?.note(key, "\(d)")
         switch values[key] {
         case nil: return d
         case .bool(let v)?: return v
@@ -190,6 +194,7 @@ public struct MethodOptions: Equatable, Sendable {
     }
 
     public func string(_ key: String, default d: String, allowed: [String]) throws -> String {
+        OptionDefaults.recorder?.note(key, d)
         switch values[key] {
         case nil: return d
         case .string(let v)? where allowed.contains(v): return v

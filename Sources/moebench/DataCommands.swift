@@ -9,6 +9,14 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Write the proxy datasets, inspect a dataset root, verify published downloads.",
+        discussion: """
+        Examples:
+          moebench data proxy --out data/proxy
+          moebench data proxy --out /tmp/tiny --scale smoke --seed 3
+          moebench data inspect glue --root ~/datasets
+          moebench data inspect librispeech --root data/proxy --json
+          moebench data verify --root ~/datasets
+        """,
         subcommands: [DataProxyCommand.self, DataInspectCommand.self, DataVerifyCommand.self]
     )
 }

@@ -5,7 +5,16 @@ import Report
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Render the markdown reports and plots of one tier from result files.")
+        commandName: "report", abstract: "Render the markdown reports and plots of one tier from result files.",
+        discussion: """
+        Writes <reports>/<suite>.md (other tiers: <tier>-<suite>.md), each table also as CSV in \
+        <reports>/csv/, and every plot as PNG and SVG in <reports>/plots/.
+
+        Examples:
+          moebench report --tier proxy
+          moebench report --tier smoke --reports /tmp/smoke-reports
+          moebench report --tier pretrained --reports /tmp/pretrained
+        """)
 
     @Option(help: "Results folder.") var results = "results"
     @Option(help: "Reports folder.") var reports = "reports"

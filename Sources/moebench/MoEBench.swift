@@ -33,7 +33,7 @@ struct MoEBench: ParsableCommand {
         // The provenance embedded at build time (commit, dirty flag, code fingerprint,
         // compiler); `moebench env` adds the BLAS kernels and threads of this machine.
         version: Build.versionText,
-        subcommands: [EnvCommand.self, DataCommand.self, ReplicateCommand.self, VerifyCommand.self, ReportCommand.self, ReferenceCommand.self, MergeCommand.self,
+        subcommands: [EnvCommand.self, DataCommand.self, ReplicateCommand.self, VerifyCommand.self, ReportCommand.self, ReferenceCommand.self, CompareCommand.self, ListCommand.self, MergeCommand.self,
                       RegressCommand.self, FlopsCommand.self, EncodeCommand.self, BenchCommand.self]
     )
 }
