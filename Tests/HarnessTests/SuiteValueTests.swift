@@ -156,6 +156,19 @@ final class SuiteValueTests: XCTestCase {
         }
     }
 
+    func testSuiteAndMethodNamesAreSafeFileNames() {
+        for (from, to, key) in [("suite: glue", "suite: ../../etc", "suite"),
+                                ("{name: switch,", "{name: a__s1,", "methods.[0].name"),
+                                ("{name: switch,", "{name: \"x/y\",", "methods.[0].name")] {
+            XCTAssertThrowsError(try Suite.parse(file: "Suites/s.yaml", text: Self.text.replacingOccurrences(of: from, with: to),
+                                                 knownTasks: TaskCatalog.namesByModality,
+                                                 knownMethods: MethodRegistry.knownOptions)) { error in
+                XCTAssertEqual((error as? SuiteError)?.key, key, "\(error)")
+                XCTAssertTrue("\(error)".contains("letters, digits"), "\(error)")
+            }
+        }
+    }
+
     func testDLRTaskEmbeddingsMustCoverTheTasks() {
         let speech = Self.image.replacingOccurrences(of: "modality: image", with: "modality: speech")
             .replacingOccurrences(of: "tasks: [cifar100]", with: "tasks: [librispeech]")
