@@ -306,6 +306,14 @@ public struct Suite: Equatable, Sendable {
                     "max_length \(tierModel.maxLength) is too short for tier '\(tierName)': expected at least \(minLength) (\(why))")
             }
             let pretrained = try PretrainedSpec.parse(tier: tierName, tierReader: t, fields: fields, modality: modality)
+            if let p = pretrained, let lora = f("lora") {
+                // LoRA's rank is at most the encoder's width (384 for the offline encoder, 1024 for
+                // BERT-large); alpha scales the update by alpha / rank.
+                let at = (try? lora.mapping())?.first { $0.0 == "rank" }?.1 ?? lora
+                if p.loraRank > 1024 { throw at.error("expected a LoRA rank in 1...1024 (at most the encoder's width), got \(p.loraRank)") }
+                let atAlpha = (try? lora.mapping())?.first { $0.0 == "alpha" }?.1 ?? lora
+                if p.loraAlpha > 1e4 { throw atAlpha.error("expected a LoRA alpha in (0, 10000], got \(fmt(p.loraAlpha))") }
+            }
             var tierMethods = methods.map(\.label)
             if pretrained != nil {
                 // Methods that do not run on the pretrained encoder are not part of its tier.

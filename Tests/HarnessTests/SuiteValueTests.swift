@@ -169,6 +169,13 @@ final class SuiteValueTests: XCTestCase {
         }
     }
 
+    func testLoRAValuesAreBounded() {
+        let pre = Self.text.replacingOccurrences(of: "  smoke:\n    training: {}", with: "  pretrained:\n    training: {}")
+        assertRejected(pre, "lora: {rank: 100000000}", key: "lora.rank", expected: "1...1024")
+        assertRejected(pre, "lora: {alpha: .inf}", key: "lora.alpha", expected: "finite")
+        assertRejected(pre, "lora: {alpha: 1e300}", key: "lora.alpha", expected: "(0, 10000]")
+    }
+
     func testDLRTaskEmbeddingsMustCoverTheTasks() {
         let speech = Self.image.replacingOccurrences(of: "modality: image", with: "modality: speech")
             .replacingOccurrences(of: "tasks: [cifar100]", with: "tasks: [librispeech]")
