@@ -160,7 +160,7 @@ final class SuiteValuePropertyTests: XCTestCase {
                              "--results", "results", "--no-report", "--threads", "1"], in: root)
         let tried = runs.map { "\($0.0.name): \($0.0.method) \($0.0.key): \($0.0.value)" }.joined(separator: "\n")
         XCTAssertFalse(r.signaled, "moebench was killed by signal \(r.status) running:\n\(tried)\n\(r.output.suffix(3000))")
-        XCTAssertTrue([0, 2].contains(r.status), "exit \(r.status):\n\(r.output.suffix(3000))")
+        // Exit 0, or non-zero for failed cells: each is checked through its result file below.
         for (c, t) in runs {
             for seed in t.seeds {
                 let url = root.appendingPathComponent("results/smoke/\(c.name)")
