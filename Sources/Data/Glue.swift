@@ -391,6 +391,9 @@ public enum GLUE {
             }
         }
         if let failure { throw failure }
+        guard !examples.isEmpty else {
+            throw DataError(file: file.path, "holds no examples: expected at least one row after the header")
+        }
         return GLUESplit(task: task, split: split, file: file, examples: examples, skipped: skipped,
                          hasLabels: layout.label != nil)
     }

@@ -125,6 +125,10 @@ public enum LibriSpeech {
                                               chapter: chapter, difficulty: difficulty)
             }
         }
+        guard !utterances.isEmpty else {
+            throw DataError(file: dir.path, "holds no utterances: expected <speaker>/<chapter>/ folders, each with "
+                            + "<speaker>-<chapter>.trans.txt and its .flac files")
+        }
         if let difficulty {
             let ids = Set(utterances.map(\.id))
             if let stray = difficulty.keys.sorted().first(where: { !ids.contains($0) }) {

@@ -230,7 +230,9 @@ public struct Suite: Equatable, Sendable {
             guard let v = get(k) else { throw SuiteError(file: file, line: nil, key: k, "missing required key") }
             return v
         }
-        let name = try require("suite").string()
+        let nameReader = try require("suite")
+        let name = try nameReader.string()
+        try checkFileName(name, nameReader, what: "the suite name (a folder of the results)")
         let modalityReader = try require("modality")
         let modalityName = try modalityReader.string()
         guard let modality = Modality(rawValue: modalityName) else {
@@ -260,6 +262,7 @@ public struct Suite: Equatable, Sendable {
                 throw methodReader.error("unknown method '\(method)'; registered: \(knownMethods.keys.sorted().joined(separator: ", "))")
             }
             let label = try f("name")?.string() ?? method
+            try checkFileName(label, f("name") ?? methodReader, what: "a method name (part of result file names)")
             var options: [String: OptionValue] = [:]
             var optionReaders: [String: YAMLReader] = [:]
             if let o = f("options") {
@@ -303,6 +306,14 @@ public struct Suite: Equatable, Sendable {
                     "max_length \(tierModel.maxLength) is too short for tier '\(tierName)': expected at least \(minLength) (\(why))")
             }
             let pretrained = try PretrainedSpec.parse(tier: tierName, tierReader: t, fields: fields, modality: modality)
+            if let p = pretrained, let lora = f("lora") {
+                // LoRA's rank is at most the encoder's width (384 for the offline encoder, 1024 for
+                // BERT-large); alpha scales the update by alpha / rank.
+                let at = (try? lora.mapping())?.first { $0.0 == "rank" }?.1 ?? lora
+                if p.loraRank > 1024 { throw at.error("expected a LoRA rank in 1...1024 (at most the encoder's width), got \(p.loraRank)") }
+                let atAlpha = (try? lora.mapping())?.first { $0.0 == "alpha" }?.1 ?? lora
+                if p.loraAlpha > 1e4 { throw atAlpha.error("expected a LoRA alpha in (0, 10000], got \(fmt(p.loraAlpha))") }
+            }
             var tierMethods = methods.map(\.label)
             if pretrained != nil {
                 // Methods that do not run on the pretrained encoder are not part of its tier.
@@ -339,6 +350,15 @@ public struct Suite: Equatable, Sendable {
                                        pretrained: pretrained)
         }
         return Suite(name: name, file: file, modality: modality, tasks: tasks, methods: methods, tiers: tiers)
+    }
+
+    /// Names that become folder and file names: letters, digits, '.', '_' and '-', not
+    /// starting with '.' or '-', without '__' (which separates a result file's fields).
+    static func checkFileName(_ s: String, _ r: YAMLReader, what: String) throws {
+        let ok = s.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#, options: .regularExpression) != nil && !s.contains("__")
+        guard ok else {
+            throw r.error("expected \(what): 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, without '__'; got '\(s)'")
+        }
     }
 
     /// At most this many seeds per tier (each is a full run of every method and task).
@@ -425,7 +445,8 @@ public struct Suite: Equatable, Sendable {
         case .speech: positions = Double(subsampledLength(m.maxLength))
         case .image: positions = 65
         }
-        let params = Double(m.vocabSize) * d + positions * d + depth * (4 * d * d + experts * 2 * d * h)
+        let embeddings = modality == .text ? Double(m.vocabSize) * d : 0  // only text reads vocab_size
+        let params = embeddings + positions * d + depth * (4 * d * d + experts * 2 * d * h)
         if params > maxParameters {
             throw r.error("tier '\(tier)', method '\(entry.label)': about \(fmt(params.rounded())) parameters (vocab_size, d, depth, ffn_hidden, experts); expected at most \(fmt(maxParameters))")
         }

@@ -101,26 +101,53 @@ final class DataInspectCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains(train.lastPathComponent) && r.stderr.contains("empty"), r.output)
     }
 
-    /// Was: SIGILL. Now the cell fails with the file named, and the run exits non-zero.
-    func testEmptyCIFARFileIsAnErrorInTraining() throws {
-        try Data().write(to: data.appendingPathComponent("cifar-100-binary/train.bin"))
+    /// Runs a one-cell suite of `modality`/`task` on the altered data (`--data`).
+    func train(_ modality: String, _ task: String) throws -> CLI.Run {
         try FileManager.default.createDirectory(at: root.appendingPathComponent("Suites"), withIntermediateDirectories: true)
         try """
-        suite: cifar100
-        modality: image
-        tasks: [cifar100]
-        model: {d: 8, depth: 1, heads: 2, ffn_hidden: 16}
+        suite: \(task)
+        modality: \(modality)
+        tasks: [\(task)]
+        model: {d: 8, depth: 1, heads: 2, ffn_hidden: 16, max_length: 64}
         methods:
           - {name: dense, method: dense}
         seeds: 1
         training: {steps: 2, batch_size: 4}
         tiers:
           smoke: {data: real}
-        """.write(to: root.appendingPathComponent("Suites/cifar100.yaml"), atomically: true, encoding: .utf8)
-        let r = try CLI.run(["replicate", "--suite", "cifar100", "--tier", "smoke", "--suites", "Suites", "--data", "d",
+        """.write(to: root.appendingPathComponent("Suites/\(task).yaml"), atomically: true, encoding: .utf8)
+        let r = try CLI.run(["replicate", "--suite", task, "--tier", "smoke", "--suites", "Suites", "--data", "d",
                              "--results", "results", "--no-report", "--threads", "1"], in: root)
         XCTAssertFalse(r.signaled, r.output)
+        return r
+    }
+
+    /// Was: SIGILL. Now the cell fails with the file named, and the run exits non-zero.
+    func testEmptyCIFARFileIsAnErrorInTraining() throws {
+        try Data().write(to: data.appendingPathComponent("cifar-100-binary/train.bin"))
+        let r = try train("image", "cifar100")
         XCTAssertNotEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("train.bin") && r.output.contains("empty"), r.output)
+    }
+
+    /// An empty training subset would reach TrainLoop's "no training examples" precondition.
+    func testEmptyLibriSpeechSubsetIsAnError() throws {
+        let subset = data.appendingPathComponent("LibriSpeech/train-clean-100")
+        try FileManager.default.removeItem(at: subset)
+        try FileManager.default.createDirectory(at: subset, withIntermediateDirectories: true)
+        let r = try train("speech", "librispeech")
+        XCTAssertNotEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("train-clean-100") && r.output.contains("holds no utterances"), r.output)
+        XCTAssertNotEqual(try inspect("librispeech").status, 0)
+    }
+
+    /// A GLUE file with a header and no rows: every metric would be computed over nothing.
+    func testEmptyGLUESplitIsAnError() throws {
+        let dev = data.appendingPathComponent("glue/RTE/dev.tsv")
+        let header = try String(contentsOf: dev, encoding: .utf8).split(separator: "\n")[0]
+        try Data((header + "\n").utf8).write(to: dev)
+        let r = try inspect("glue")
+        XCTAssertNotEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stderr.contains("RTE/dev.tsv") && r.stderr.contains("holds no examples"), r.output)
     }
 }

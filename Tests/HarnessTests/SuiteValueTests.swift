@@ -156,6 +156,26 @@ final class SuiteValueTests: XCTestCase {
         }
     }
 
+    func testSuiteAndMethodNamesAreSafeFileNames() {
+        for (from, to, key) in [("suite: glue", "suite: ../../etc", "suite"),
+                                ("{name: switch,", "{name: a__s1,", "methods.[0].name"),
+                                ("{name: switch,", "{name: \"x/y\",", "methods.[0].name")] {
+            XCTAssertThrowsError(try Suite.parse(file: "Suites/s.yaml", text: Self.text.replacingOccurrences(of: from, with: to),
+                                                 knownTasks: TaskCatalog.namesByModality,
+                                                 knownMethods: MethodRegistry.knownOptions)) { error in
+                XCTAssertEqual((error as? SuiteError)?.key, key, "\(error)")
+                XCTAssertTrue("\(error)".contains("letters, digits"), "\(error)")
+            }
+        }
+    }
+
+    func testLoRAValuesAreBounded() {
+        let pre = Self.text.replacingOccurrences(of: "  smoke:\n    training: {}", with: "  pretrained:\n    training: {}")
+        assertRejected(pre, "lora: {rank: 100000000}", key: "lora.rank", expected: "1...1024")
+        assertRejected(pre, "lora: {alpha: .inf}", key: "lora.alpha", expected: "finite")
+        assertRejected(pre, "lora: {alpha: 1e300}", key: "lora.alpha", expected: "(0, 10000]")
+    }
+
     func testDLRTaskEmbeddingsMustCoverTheTasks() {
         let speech = Self.image.replacingOccurrences(of: "modality: image", with: "modality: speech")
             .replacingOccurrences(of: "tasks: [cifar100]", with: "tasks: [librispeech]")
