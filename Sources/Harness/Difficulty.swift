@@ -117,6 +117,10 @@ public enum DifficultyTrend {
         public var perSeed: [Double]
         public var naivePerSeed: [Double]
         public var lengthWithinBinsPerSeed: [Double]
+        /// Per task: the mean over the counted seeds of the length-controlled and of the
+        /// unbinned slope.
+        public var taskSlope: [String: Double]
+        public var taskNaiveSlope: [String: Double]
         /// Over seeds (nil with fewer than two).
         public var summary: Stats.Paired?
     }
@@ -138,6 +142,8 @@ public enum DifficultyTrend {
         let slopes = per(\.slope)
         return Pooled(tasks: tasks, seeds: seeds, perSeed: slopes, naivePerSeed: per(\.naiveSlope),
                       lengthWithinBinsPerSeed: per(\.lengthSlopeWithinBins),
+                      taskSlope: Dictionary(uniqueKeysWithValues: tasks.map { t in (t, Stats.mean(seeds.map { est[$0]![t]!.slope })) }),
+                      taskNaiveSlope: Dictionary(uniqueKeysWithValues: tasks.map { t in (t, Stats.mean(seeds.map { est[$0]![t]!.naiveSlope })) }),
                       summary: Stats.paired(differences: slopes, seeds: seeds))
     }
 }

@@ -115,6 +115,13 @@ public enum ClaimsReport {
                     s += "| \(v.claim.id) | \(suite(v)) | \(d.tasks.joined(separator: ", ")) | \(seed) | \(signed(d.perSeed[k], 4)) | \(signed(d.naivePerSeed[k], 4)) | \(signed(d.lengthWithinBinsPerSeed[k], 2)) |\n"
                 }
             }
+            s += "\nPer task, mean over the same seeds:\n\n| claim | suite | task | slope within length bins | unbinned slope |\n|---|---|---|---|---|\n"
+            for v in diffRows {
+                let d = v.difficulty!
+                for t in d.tasks {
+                    s += "| \(v.claim.id) | \(suite(v)) | \(TaskCatalog.info(t)?.title ?? t) | \(signed(d.taskSlope[t] ?? .nan, 4)) | \(signed(d.taskNaiveSlope[t] ?? .nan, 4)) |\n"
+                }
+            }
         }
 
         s += "\n## Rules\n\n"
