@@ -208,7 +208,8 @@ public enum ClaimChecker {
             var v = tested(claim, suite: suite, p: p, lower: 0, upper: upper, unit: "points")
             v.unmatched = unmatched
             v.seedsFor12 = Stats.seedsNeeded(sd: p.sd, halfWidth: targetHalfWidth)
-            v.measured = String(format: "%+.2f points (n = %d paired seeds)", p.mean, p.n)
+            v.measured = String(format: "%+.2f points (n = %d paired seeds; per seed: %@)", p.mean, p.n,
+                                zip(p.seeds, p.differences).map { String(format: "s%d %+.2f", $0, $1) }.joined(separator: ", "))
             v.test = String(format: "paired t over seeds: t = %.2f, df = %d", p.se > 0 ? p.mean / p.se : .nan, p.n - 1)
             return v
         case .flopsRatio, .activeRatio:

@@ -117,6 +117,12 @@ public enum DifficultyTrend {
         public var perSeed: [Double]
         public var naivePerSeed: [Double]
         public var lengthWithinBinsPerSeed: [Double]
+        /// Input length added per level without bins (how much length tracks the level).
+        public var lengthPerSeed: [Double]
+        /// Per task: the mean over the counted seeds of the length-controlled and of the
+        /// unbinned slope.
+        public var taskSlope: [String: Double]
+        public var taskNaiveSlope: [String: Double]
         /// Over seeds (nil with fewer than two).
         public var summary: Stats.Paired?
     }
@@ -137,7 +143,9 @@ public enum DifficultyTrend {
         func per(_ f: (Estimate) -> Double) -> [Double] { seeds.map { s in Stats.mean(tasks.map { f(est[s]![$0]!) }) } }
         let slopes = per(\.slope)
         return Pooled(tasks: tasks, seeds: seeds, perSeed: slopes, naivePerSeed: per(\.naiveSlope),
-                      lengthWithinBinsPerSeed: per(\.lengthSlopeWithinBins),
+                      lengthWithinBinsPerSeed: per(\.lengthSlopeWithinBins), lengthPerSeed: per(\.lengthSlope),
+                      taskSlope: Dictionary(uniqueKeysWithValues: tasks.map { t in (t, Stats.mean(seeds.map { est[$0]![t]!.slope })) }),
+                      taskNaiveSlope: Dictionary(uniqueKeysWithValues: tasks.map { t in (t, Stats.mean(seeds.map { est[$0]![t]!.naiveSlope })) }),
                       summary: Stats.paired(differences: slopes, seeds: seeds))
     }
 }

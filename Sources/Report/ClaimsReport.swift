@@ -107,12 +107,19 @@ public enum ClaimsReport {
         let diffRows = rows.filter { $0.difficulty != nil }
         if !diffRows.isEmpty {
             s += "\n## Difficulty claim: per seed\n\n"
-            s += "Per seed, the mean over tasks of each result's slope of experts per token on the difficulty level, within length bins (length-controlled) and without (unbinned), and the input length still added per level inside the bins (what the binning leaves).\n\n"
-            s += "| claim | suite | tasks | seed | slope within length bins | unbinned slope | length per level within bins |\n|---|---|---|---|---|---|---|\n"
+            s += "Per seed, the mean over tasks of each result's slope of experts per token on the difficulty level, within length bins (length-controlled) and without (unbinned), and the input length added per level inside the bins (what the binning leaves) and without bins (how much length tracks the level).\n\n"
+            s += "| claim | suite | tasks | seed | slope within length bins | unbinned slope | length per level within bins | length per level unbinned |\n|---|---|---|---|---|---|---|---|\n"
             for v in diffRows {
                 let d = v.difficulty!
                 for (k, seed) in d.seeds.enumerated() {
-                    s += "| \(v.claim.id) | \(suite(v)) | \(d.tasks.joined(separator: ", ")) | \(seed) | \(signed(d.perSeed[k], 4)) | \(signed(d.naivePerSeed[k], 4)) | \(signed(d.lengthWithinBinsPerSeed[k], 2)) |\n"
+                    s += "| \(v.claim.id) | \(suite(v)) | \(d.tasks.joined(separator: ", ")) | \(seed) | \(signed(d.perSeed[k], 4)) | \(signed(d.naivePerSeed[k], 4)) | \(signed(d.lengthWithinBinsPerSeed[k], 2)) | \(signed(d.lengthPerSeed[k], 2)) |\n"
+                }
+            }
+            s += "\nPer task, mean over the same seeds:\n\n| claim | suite | task | slope within length bins | unbinned slope |\n|---|---|---|---|---|\n"
+            for v in diffRows {
+                let d = v.difficulty!
+                for t in d.tasks {
+                    s += "| \(v.claim.id) | \(suite(v)) | \(TaskCatalog.info(t)?.title ?? t) | \(signed(d.taskSlope[t] ?? .nan, 4)) | \(signed(d.taskNaiveSlope[t] ?? .nan, 4)) |\n"
                 }
             }
         }

@@ -66,6 +66,9 @@ final class DifficultyTrendTests: XCTestCase {
         XCTAssertEqual(p.tasks, ["rte", "sst2"])
         XCTAssertEqual(p.seeds, [1, 2, 3])
         for (k, e) in [0.04, 0.03, 0.04].enumerated() { XCTAssertEqual(p.perSeed[k], e, accuracy: 1e-12) }
+        XCTAssertEqual(p.taskSlope["sst2"]!, 0.03, accuracy: 1e-12)
+        XCTAssertEqual(p.taskSlope["rte"]!, 0.13 / 3, accuracy: 1e-12)
+        XCTAssertGreaterThan(p.taskNaiveSlope["rte"]!, p.taskSlope["rte"]!)
         let s = try XCTUnwrap(p.summary)
         let ref = try XCTUnwrap(Stats.paired(differences: p.perSeed))
         XCTAssertEqual(s.low, ref.low, accuracy: 1e-12)
