@@ -39,7 +39,7 @@ public struct ReferenceRow: Codable, Equatable, Sendable {
 /// `results/<tier>/<suite>/reference/<task>.json`.
 public struct TaskReference: Codable, Equatable, Sendable {
     /// Bumped when a reference model changes; a cached file of another version is recomputed.
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     public var version: Int
     public var suite: String
@@ -300,7 +300,7 @@ public struct SparseLogistic {
     /// log-loss on the last tenth of a fixed shuffle of the data (trained on the other nine
     /// tenths), then refits on everything for that many epochs. Returns the model and the
     /// epochs chosen.
-    public static func fit(_ xs: [SparseVector], _ ys: [Int], classes: Int, dimension: Int, maxEpochs: Int = 12,
+    public static func fit(_ xs: [SparseVector], _ ys: [Int], classes: Int, dimension: Int, maxEpochs: Int = 24,
                            seed: UInt64 = 1) -> (SparseLogistic, epochs: Int) {
         var rng = RNG(seed: seed)
         let perm = rng.permutation(xs.count)

@@ -143,9 +143,10 @@ final class LossCurveTests: XCTestCase {
         training.steps = 12
         training.batchSize = 8
         let env = EnvironmentRecord(gitCommit: "test", swiftVersion: "6", blas: "openblas", threads: 1, cpu: "cpu", os: "os")
-        for (task, modality, method) in [("sst2", Modality.text, "switch"), ("stsb", .text, "top2"), ("cifar100", .image, "dense")] {
+        for (task, modality, method) in [("sst2", Modality.text, "switch"), ("stsb", .text, "top2"), ("rte", .text, "dlr"), ("sst2", .text, "topp"),
+                                      ("cifar100", .image, "dense")] {
             let cfg = CellConfig(suite: modality == .text ? "glue" : "cifar100", modality: modality, tier: "smoke", data: "smoke",
-                                 task: task, method: MethodEntry(label: method, method: method, options: method == "dense" ? [:] : ["experts": .int(4)]),
+                                 task: task, method: MethodEntry(label: method, method: method, options: ["switch", "top2", "topp"].contains(method) ? ["experts": .int(4)] : [:]),
                                  seed: 1, model: model, training: training)
             func run(_ curve: Bool) throws -> CellResult {
                 let t = Trainer(dataDir: tmp.appendingPathComponent("data"), realData: nil,
