@@ -114,7 +114,9 @@ public struct XYPlot {
 
         f.add(.text(title, at: FPoint(left, 24), size: titleSize, color: .black, anchor: .start, bold: true, vertical: false))
         if !note.isEmpty {
-            f.add(.text(note, at: FPoint(left, 42), size: noteSize, color: RGB(70, 70, 70), anchor: .start, bold: false, vertical: false))
+            // A long note shrinks to fit the figure's width.
+            let size = min(noteSize, noteSize * (W - left - 10) / max(font.width(of: note, size: noteSize), 1))
+            f.add(.text(note, at: FPoint(left, 42), size: size, color: RGB(70, 70, 70), anchor: .start, bold: false, vertical: false))
         }
         let grid = RGB(228, 228, 228)
         for t in xt {
@@ -234,7 +236,8 @@ public struct Heatmap {
         let vmax = values.flatMap { $0 }.filter(\.isFinite).max() ?? 1
         let barX = left + gridW + 22, barH = max(gridH, 110)
         let barTicks = niceTicks(0, vmax, count: 4).filter { $0 <= vmax * (1 + 1e-9) }
-        let barLabelW = (barTicks.map { font.width(of: format($0), size: tickSize) } + [reference.map { font.width(of: "\(format($0.value)) \($0.label)", size: tickSize) } ?? 0]).max() ?? 0
+        let barLabelW = (barTicks.map { font.width(of: format($0), size: tickSize) } + [font.width(of: "\(format(vmax)) max", size: tickSize)]
+            + [reference.map { font.width(of: "\(format($0.value)) \($0.label)", size: tickSize) } ?? 0]).max() ?? 0
         let titleW = max(bold.width(of: title, size: titleSize), font.width(of: note, size: 11)) + left
         let width = max(barX + 16 + 8 + barLabelW + 22 + labelSize, titleW + 16)
         let height = top + max(gridH, barH) + 58
@@ -277,9 +280,15 @@ public struct Heatmap {
                             color: RGB(213, 94, 0), anchor: .start, bold: false, vertical: false))
             }
         }
+        // The largest value at the top of the bar, unless a tick is already there.
+        if vmax > 0, !barTicks.contains(where: { abs(barY($0) - barY(vmax)) < 12 }),
+           reference.map({ abs(barY($0.value) - barY(vmax)) >= 12 }) ?? true {
+            f.add(.text("\(format(vmax)) max", at: FPoint(barX + 23, barY(vmax) + 4), size: tickSize, color: .black,
+                        anchor: .start, bold: false, vertical: false))
+        }
         if !scaleLabel.isEmpty {
-            f.add(.text(scaleLabel, at: FPoint(width - 10, top + barH / 2), size: labelSize, color: .black, anchor: .middle,
-                        bold: false, vertical: true))
+            f.add(.text(scaleLabel, at: FPoint(barX + 16 + 8 + barLabelW + 10 + labelSize, top + barH / 2), size: labelSize,
+                        color: .black, anchor: .middle, bold: false, vertical: true))
         }
         return f
     }
