@@ -108,15 +108,24 @@ public struct XYPlot {
         let left = 12 + labelSize + 10 + yTickW + 8
         let legendW = (series.map { font.width(of: $0.label, size: legendSize) }.max() ?? 0) + 46
         let right = W - legendW - 12
-        let top = note.isEmpty ? 42.0 : 58.0, bottom = H - 50
+        // The note wraps onto as many lines as the width needs.
+        var noteLines: [String] = []
+        for word in note.split(separator: " ").map(String.init) {
+            if let last = noteLines.last, font.width(of: last + " " + word, size: noteSize) <= W - left - 10 {
+                noteLines[noteLines.count - 1] = last + " " + word
+            } else {
+                noteLines.append(word)
+            }
+        }
+        let top = note.isEmpty ? 42.0 : 58.0 + 14 * Double(max(noteLines.count - 1, 0)), bottom = H - 50
         func px(_ x: Double) -> Double { left + (x - x0) / max(x1 - x0, 1e-12) * (right - left) }
         func py(_ y: Double) -> Double { bottom - (y - y0) / max(y1 - y0, 1e-12) * (bottom - top) }
 
         f.add(.text(title, at: FPoint(left, 24), size: titleSize, color: .black, anchor: .start, bold: true, vertical: false))
-        if !note.isEmpty {
-            // A long note shrinks to fit the figure's width.
-            let size = min(noteSize, noteSize * (W - left - 10) / max(font.width(of: note, size: noteSize), 1))
-            f.add(.text(note, at: FPoint(left, 42), size: size, color: RGB(70, 70, 70), anchor: .start, bold: false, vertical: false))
+        for (i, line) in noteLines.enumerated() {
+            let size = min(noteSize, noteSize * (W - left - 10) / max(font.width(of: line, size: noteSize), 1))
+            f.add(.text(line, at: FPoint(left, 42 + 14 * Double(i)), size: size, color: RGB(70, 70, 70), anchor: .start,
+                        bold: false, vertical: false))
         }
         let grid = RGB(228, 228, 228)
         for t in xt {
