@@ -2,15 +2,18 @@ import Foundation
 import Harness
 
 /// The report tables as data: `reports/csv/<suite>.csv` (other tiers: `<tier>-<suite>.csv`),
-/// one row per method × task, and `<suite>-routing.csv`, one row per method × task × routed
-/// layer. Numbers are written in full precision (the shortest text that reads back as the
-/// same double), metrics as fractions as in the result files; an empty field means "no
-/// value". Column names are stable (documented in the README, section "Tables as CSV").
+/// one row per method × task; `<suite>-routing.csv`, one row per method × task × routed
+/// layer; `<suite>-difficulty.csv`, one row per method × task × proxy difficulty level.
+/// Numbers are written in full precision (the shortest text that reads back as the same
+/// double), metrics as fractions as in the result files; an empty field means "no value".
+/// Column names are stable (documented in the README, section "Tables as CSV").
 public enum CSVTables {
     /// The leading columns of the main table; one `<metric>_mean`, `<metric>_sd` pair per
     /// metric of the suite's tasks follows them, then `trailingColumns`.
     public static let leadingColumns = ["suite", "tier", "data", "task", "method", "n", "failed", "seeds", "score_mean", "score_sd"]
     public static let trailingColumns = ["fwd_flops_per_example", "active_params", "total_params", "experts_per_token"]
+    public static let difficultyColumns = ["suite", "tier", "task", "method", "level", "n", "examples", "metric_mean", "metric_sd",
+                                           "experts_per_token"]
     public static let routingColumns = ["suite", "tier", "task", "method", "layer", "n", "experts_per_token_mean",
                                         "experts_per_token_sd", "max_over_mean_load"]
 
@@ -23,6 +26,12 @@ public enum CSVTables {
         if routing.split(separator: "\n").count > 1 {
             let f = dir.appendingPathComponent("\(prefix)-routing.csv")
             try atomicWrite(Data(routing.utf8), to: f)
+            out.append(f)
+        }
+        let difficulty = difficultyTable(r)
+        if difficulty.split(separator: "\n").count > 1 {
+            let f = dir.appendingPathComponent("\(prefix)-difficulty.csv")
+            try atomicWrite(Data(difficulty.utf8), to: f)
             out.append(f)
         }
         return out
@@ -96,6 +105,25 @@ public enum CSVTables {
                     }
                     rows.append([r.suite, r.tier, t.name, m, "\(l)", "\(st.count)", a, b,
                                  imbalance.isEmpty ? "" : field(Stats.mean(imbalance))])
+                }
+            }
+        }
+        return rows.map { $0.map(quote).joined(separator: ",") }.joined(separator: "\n") + "\n"
+    }
+
+    /// The task's primary metric and the experts chosen per proxy difficulty level: one row
+    /// per method × task × level.
+    public static func difficultyTable(_ r: SuiteReport) -> String {
+        var rows = [difficultyColumns]
+        for m in r.methods {
+            for t in r.tasks {
+                let ok = r.cells(m, t.name).filter(\.isOK)
+                for l in Set(ok.flatMap { $0.byDifficulty.keys }).sorted() {
+                    let recs = ok.compactMap { $0.byDifficulty[l] }
+                    let (a, b) = meanSD(recs.map(\.metric))
+                    let chosen = recs.map(\.meanChosen).filter { $0 > 0 }
+                    rows.append([r.suite, r.tier, t.name, m, l, "\(recs.count)", field(Stats.mean(recs.map { Double($0.examples) })),
+                                 a, b, chosen.isEmpty ? "" : field(Stats.mean(chosen))])
                 }
             }
         }

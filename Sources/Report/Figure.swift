@@ -72,9 +72,11 @@ public struct Figure {
             return r == r.rounded() ? String(Int(r)) : String(format: "%.2f", r)
         }
         func pts(_ p: [FPoint]) -> String { p.map { "\(n($0.x)),\(n($0.y))" }.joined(separator: " ") }
+        // The family FreeType sets the PNG in (DejaVu Sans unless MOEBENCH_FONT names another).
+        let family = xmlEscape((try? Font.dejaVu().family) ?? "DejaVu Sans")
         var out = """
         <?xml version="1.0" encoding="UTF-8"?>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(n(width))" height="\(n(height))" viewBox="0 0 \(n(width)) \(n(height))" font-family="DejaVu Sans, Verdana, sans-serif">
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(n(width))" height="\(n(height))" viewBox="0 0 \(n(width)) \(n(height))" font-family="\(family), sans-serif">
         <rect x="0" y="0" width="\(n(width))" height="\(n(height))" fill="#ffffff"/>
 
         """

@@ -54,7 +54,7 @@ public final class Font: @unchecked Sendable {
         library = lib
         face = f
         self.path = path
-        self.family = family
+        self.family = f.pointee.family_name.map { String(cString: $0) } ?? family
         self.bold = bold
         unitsPerEM = Double(max(f.pointee.units_per_EM, 1))
     }
@@ -73,11 +73,17 @@ public final class Font: @unchecked Sendable {
         cacheLock.lock(); defer { cacheLock.unlock() }
         if let f = cache[bold] { return f }
         let file = bold ? "DejaVuSans-Bold.ttf" : "DejaVuSans.ttf"
-        let env = ProcessInfo.processInfo.environment[bold ? "MOEBENCH_FONT_BOLD" : "MOEBENCH_FONT"]
-        let candidates = (env.map { [$0] } ?? []) + searchDirectories.map { "\($0)/\(file)" }
+        let variable = bold ? "MOEBENCH_FONT_BOLD" : "MOEBENCH_FONT"
+        if let env = ProcessInfo.processInfo.environment[variable], !env.isEmpty {
+            guard FileManager.default.fileExists(atPath: env) else { throw FontError("\(variable)=\(env): no such font file") }
+            let f = try Font(path: env, family: "DejaVu Sans", bold: bold)
+            cache[bold] = f
+            return f
+        }
+        let candidates = searchDirectories.map { "\($0)/\(file)" }
         guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             throw FontError("plot font \(file) not found (looked in \(searchDirectories.joined(separator: ", "))): "
-                            + "install Debian's fonts-dejavu-core (`make deps`), or set \(bold ? "MOEBENCH_FONT_BOLD" : "MOEBENCH_FONT") to a TrueType file")
+                            + "install Debian's fonts-dejavu-core (`make deps`), or set \(variable) to a TrueType file")
         }
         let f = try Font(path: path, family: "DejaVu Sans", bold: bold)
         cache[bold] = f

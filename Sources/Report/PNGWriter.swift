@@ -80,6 +80,11 @@ public struct RGB: Equatable, Sendable {
     public static let black = RGB(0, 0, 0)
     public static let grey = RGB(200, 200, 200)
     public static let darkGrey = RGB(90, 90, 90)
+    /// A colour-blind-safe qualitative palette (Okabe–Ito). Plots colour methods through
+    /// `MethodStyle`, which keeps one colour per method across plots.
+    public static let palette: [RGB] = [RGB(0, 114, 178), RGB(230, 159, 0), RGB(0, 158, 115), RGB(204, 121, 167),
+                                        RGB(86, 180, 233), RGB(213, 94, 0), RGB(240, 228, 66), RGB(0, 0, 0)]
+
     /// `#rrggbb`, for SVG.
     public var hex: String { String(format: "#%02x%02x%02x", r, g, b) }
 

@@ -108,13 +108,24 @@ public struct XYPlot {
         let left = 12 + labelSize + 10 + yTickW + 8
         let legendW = (series.map { font.width(of: $0.label, size: legendSize) }.max() ?? 0) + 46
         let right = W - legendW - 12
-        let top = note.isEmpty ? 42.0 : 58.0, bottom = H - 50
+        // The note wraps onto as many lines as the width needs.
+        var noteLines: [String] = []
+        for word in note.split(separator: " ").map(String.init) {
+            if let last = noteLines.last, font.width(of: last + " " + word, size: noteSize) <= W - left - 10 {
+                noteLines[noteLines.count - 1] = last + " " + word
+            } else {
+                noteLines.append(word)
+            }
+        }
+        let top = note.isEmpty ? 42.0 : 58.0 + 14 * Double(max(noteLines.count - 1, 0)), bottom = H - 50
         func px(_ x: Double) -> Double { left + (x - x0) / max(x1 - x0, 1e-12) * (right - left) }
         func py(_ y: Double) -> Double { bottom - (y - y0) / max(y1 - y0, 1e-12) * (bottom - top) }
 
         f.add(.text(title, at: FPoint(left, 24), size: titleSize, color: .black, anchor: .start, bold: true, vertical: false))
-        if !note.isEmpty {
-            f.add(.text(note, at: FPoint(left, 42), size: noteSize, color: RGB(70, 70, 70), anchor: .start, bold: false, vertical: false))
+        for (i, line) in noteLines.enumerated() {
+            let size = min(noteSize, noteSize * (W - left - 10) / max(font.width(of: line, size: noteSize), 1))
+            f.add(.text(line, at: FPoint(left, 42 + 14 * Double(i)), size: size, color: RGB(70, 70, 70), anchor: .start,
+                        bold: false, vertical: false))
         }
         let grid = RGB(228, 228, 228)
         for t in xt {
@@ -234,7 +245,8 @@ public struct Heatmap {
         let vmax = values.flatMap { $0 }.filter(\.isFinite).max() ?? 1
         let barX = left + gridW + 22, barH = max(gridH, 110)
         let barTicks = niceTicks(0, vmax, count: 4).filter { $0 <= vmax * (1 + 1e-9) }
-        let barLabelW = (barTicks.map { font.width(of: format($0), size: tickSize) } + [reference.map { font.width(of: "\(format($0.value)) \($0.label)", size: tickSize) } ?? 0]).max() ?? 0
+        let barLabelW = (barTicks.map { font.width(of: format($0), size: tickSize) } + [font.width(of: "\(format(vmax)) max", size: tickSize)]
+            + [reference.map { font.width(of: "\(format($0.value)) \($0.label)", size: tickSize) } ?? 0]).max() ?? 0
         let titleW = max(bold.width(of: title, size: titleSize), font.width(of: note, size: 11)) + left
         let width = max(barX + 16 + 8 + barLabelW + 22 + labelSize, titleW + 16)
         let height = top + max(gridH, barH) + 58
@@ -277,9 +289,15 @@ public struct Heatmap {
                             color: RGB(213, 94, 0), anchor: .start, bold: false, vertical: false))
             }
         }
+        // The largest value at the top of the bar, unless a tick is already there.
+        if vmax > 0, !barTicks.contains(where: { abs(barY($0) - barY(vmax)) < 12 }),
+           reference.map({ abs(barY($0.value) - barY(vmax)) >= 12 }) ?? true {
+            f.add(.text("\(format(vmax)) max", at: FPoint(barX + 23, barY(vmax) + 4), size: tickSize, color: .black,
+                        anchor: .start, bold: false, vertical: false))
+        }
         if !scaleLabel.isEmpty {
-            f.add(.text(scaleLabel, at: FPoint(width - 10, top + barH / 2), size: labelSize, color: .black, anchor: .middle,
-                        bold: false, vertical: true))
+            f.add(.text(scaleLabel, at: FPoint(barX + 16 + 8 + barLabelW + 10 + labelSize, top + barH / 2), size: labelSize,
+                        color: .black, anchor: .middle, bold: false, vertical: true))
         }
         return f
     }

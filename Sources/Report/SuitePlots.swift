@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import Routing
 
 /// The plots of one suite's report, each written as PNG and SVG: the headline score against
 /// forward compute, experts chosen per layer, and one load heat map per routed method.
@@ -18,10 +19,11 @@ public enum SuitePlots {
         func emit(_ f: Figure, _ kind: String, _ caption: String) throws {
             let url = plotDir.appendingPathComponent("\(prefix)-\(kind).png")
             files += try f.write(png: url, scale: pngScale)
-            plots.append((caption, "plots/\(url.lastPathComponent)"))
+            plots.append(("\(caption) (vector: plots/\(prefix)-\(kind).svg)", "plots/\(url.lastPathComponent)"))
         }
         if let p = scoreVsFlops(report) {
-            try emit(try p.figure(), "accuracy-flops", "\(p.yLabel) against forward GFLOPs per example (SVG beside the PNG)")
+            let what = headline(report).errorRate ? "Word error rate (lower is better)" : "Suite score (higher is better)"
+            try emit(try p.figure(), "accuracy-flops", "\(what) against forward GFLOPs per example")
         }
         if let p = chosenPerLayer(report) {
             try emit(try p.figure(), "experts-per-layer", "Experts (blocks) chosen per token (sequence), per layer")
@@ -97,11 +99,22 @@ public enum SuitePlots {
         var p = XYPlot(title: "\(heading(r)): experts (blocks) chosen per layer", xLabel: "layer (counted from 0)",
                        yLabel: "experts or blocks per token (sequence)", series: series)
         let lo = cellCounts.min() ?? 0, hi = cellCounts.max() ?? 0
-        p.note = "Mean ± SD over \(lo == hi ? "\(lo)" : "\(lo) to \(hi)") cells (tasks × seeds); lines spread sideways so equal values stay visible."
+        p.note = "Mean ± SD over \(lo == hi ? "\(lo)" : "\(lo) to \(hi)") \(cellsWord(r)); lines spread sideways so equal values stay visible."
         p.integerX = true
         p.yFromZero = true
         p.dodge = true
         return p
+    }
+
+    /// "seeds" for a one-task suite, else "cells (tasks × seeds)".
+    static func cellsWord(_ r: SuiteReport) -> String {
+        Set(r.results.map(\.task)).count == 1 ? "seeds" : "cells (tasks × seeds)"
+    }
+
+    /// What a routed unit of these cells is: an expert, or a block for the block mixers.
+    static func unit(_ cells: [CellResult]) -> String {
+        let kinds = Set(cells.map { (try? MethodRegistry.method($0.config.method.method))?.isBlockMixer })
+        return kinds == [true] ? "block" : kinds == [false] ? "expert" : "expert (or block)"
     }
 
     /// Per method with experts: layers × experts, share of assignments (summed over cells).
@@ -122,8 +135,8 @@ public enum SuitePlots {
             }
             var h = Heatmap(title: "\(heading(r)): load share per layer, \(m)", rowLabels: layers.map { "layer \($0)" },
                             columnLabels: (0..<units).map(String.init), values: values,
-                            xLabel: "expert (or block), from 0", yLabel: "layer")
-            h.note = "Share of each layer's assignments, summed over \(ok.count) cells (tasks × seeds)."
+                            xLabel: "\(unit(ok)), from 0", yLabel: "layer")
+            h.note = "Share of each layer's assignments, summed over \(ok.count) \(cellsWord(r))."
             h.scaleLabel = "share of assignments"
             h.format = { v in tickLabel((v * 1000).rounded() / 10) + "%" }
             h.reference = (1 / Double(units), "uniform")

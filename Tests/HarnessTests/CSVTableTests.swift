@@ -24,6 +24,10 @@ final class CSVTableTests: XCTestCase {
         let written = try ReportWriter.write(results: results, tier: "proxy", claims: [], outDir: outDir)
         let csvURL = outDir.appendingPathComponent("csv/demo.csv")
         XCTAssertTrue(written.contains(csvURL))
+        for side in ["routing", "difficulty"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: outDir.appendingPathComponent("csv/demo-\(side).csv").path),
+                           "no \(side) data in these results: no \(side) table")
+        }
 
         let rows = CSVTables.parse(try String(contentsOf: csvURL, encoding: .utf8))
         XCTAssertEqual(rows.first, CSVTables.leadingColumns + ["accuracy_mean", "accuracy_sd"] + CSVTables.trailingColumns)
