@@ -230,7 +230,7 @@ public struct PretrainedTrainer {
         // Block mixers use all of the encoder's layers for every example (no copies); with
         // sparse upcycling the experts not chosen are not active.
         let total = model.totalParameterCount
-        return CellResult(
+        var result = CellResult(
             suite: cfg.suite, task: cfg.task, method: cfg.method.label, seed: cfg.seed, tier: cfg.tier,
             data: src.isProxy ? "proxy" : "real", status: "ok", failure: nil, config: cfg, configHash: cfg.hash,
             metrics: ev.metrics, flops: ev.flops(training: outcome.flops),
@@ -238,5 +238,8 @@ public struct PretrainedTrainer {
             routing: ev.routing, byDifficulty: ev.byDifficulty, trainSteps: outcome.steps,
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: trainer.environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
+        // The training-loss part of the learning curve (no intermediate evaluation here).
+        result.curve = outcome.curve
+        return result
     }
 }

@@ -74,14 +74,8 @@ public struct SuiteReport {
                 }
             }
             if tasks.count > 1 {
-                // Suite average per seed over tasks with a result, then mean ± std.
-                let seeds = Set(cells(m).filter(\.isOK).map(\.seed)).sorted()
-                let avgs: [Double] = seeds.compactMap { seed in
-                    let scores = tasks.compactMap { t in
-                        cells(m, t.name).first { $0.seed == seed && $0.isOK }.flatMap { TaskCatalog.score(task: t.name, metrics: $0.metrics) }
-                    }
-                    return scores.count == tasks.count ? Stats.mean(scores) : nil
-                }
+                // The suite score (the headline tasks, Scores.headlineTasks) per seed, then mean ± std.
+                let avgs = Scores.suiteScores(results, suite: suite, method: m).sorted { $0.key < $1.key }.map(\.value)
                 row.append(avgs.isEmpty ? "—" : pct(avgs))
             }
             let ok = cells(m).filter(\.isOK)
@@ -109,15 +103,16 @@ public struct SuiteReport {
     /// columns empty).
     func referenceRows(tasks: [TaskInfo], columns: Int) -> String {
         var s = ""
+        let headline = Set(Scores.headlineTasks(results, suite: suite))
         for name in referenceNames {
             var row = ["*\(name)*"]
             var scores: [Double] = []
             for t in tasks {
                 let r = references[t.name]?.row(name)
                 for key in t.metrics { row.append(r?.metrics[key].map { String(format: "%.1f", $0 * 100) } ?? "—") }
-                if let r, let sc = TaskCatalog.score(task: t.name, metrics: r.metrics) { scores.append(sc) }
+                if headline.contains(t.name), let r, let sc = TaskCatalog.score(task: t.name, metrics: r.metrics) { scores.append(sc) }
             }
-            if tasks.count > 1 { row.append(scores.count == tasks.count ? String(format: "%.1f", Stats.mean(scores) * 100) : "—") }
+            if tasks.count > 1 { row.append(scores.count == headline.count ? String(format: "%.1f", Stats.mean(scores) * 100) : "—") }
             while row.count < columns { row.append("—") }
             s += "| " + row.joined(separator: " | ") + " |\n"
         }
@@ -271,6 +266,8 @@ public struct SuiteReport {
         s += provenance() + "\n\n"
         for n in notes { s += n + "\n\n" }
         s += "## Results\n\n" + table() + "\n"
+        let headline = Scores.headlineDescription(results, suite: suite)
+        if tasks.count > 1, !headline.isEmpty { s += "The `avg` column is the suite score. " + headline + "\n\n" }
         let refs = referenceNotes()
         if !refs.isEmpty { s += refs + "\n" }
         let conv = convergence()
