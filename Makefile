@@ -115,7 +115,7 @@ nightly-baseline:
 
 # Cells per hour of `replicate --jobs 1 --threads 2` against `--jobs 2 --threads 1`,
 # alternated ROUNDS times, each on the proxy tier's BENCH_JOBS_SELECTION with one seed.
-BENCH_JOBS_SELECTION ?= --suite glue --tasks sst2,rte,mrpc --methods dense,switch,top2,dlr
+BENCH_JOBS_SELECTION ?= --suite glue --tasks sst2,rte --methods dense,switch
 bench-jobs: release
 	bash Benchmarks/bench_jobs.sh $(MOEBENCH) $(ROUNDS) $(BENCH_JOBS_SELECTION)
 
