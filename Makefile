@@ -72,7 +72,7 @@ THREADS ?= 2
 # when the CPU kind and thread count match, else within the seeds' 95% CI (exit 1 if not).
 # JOBS cells run at once, each with THREADS threads (default: the cores divided by JOBS).
 TIER ?= proxy
-JOBS ?= 1
+JOBS ?= 2
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 CELL_THREADS = $(if $(filter command line environment,$(origin THREADS)),$(THREADS),$(shell n=$$(( $(NPROC) / $(JOBS) )); [ $$n -ge 1 ] && echo $$n || echo 1))
 REPLICATION := replication

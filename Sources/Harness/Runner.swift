@@ -182,7 +182,7 @@ public struct GridRunner {
             }
             let cellStart = Date()
             var lastPrint = Date.distantPast
-            let result: CellResult
+            var result: CellResult
             do {
                 result = try runner.run(cell) { p in
                     if !shouldContinue() { exit(3) }
@@ -200,6 +200,8 @@ public struct GridRunner {
                 result = failedResult(cell, reason: "\(error)", seconds: Date().timeIntervalSince(cellStart), environment: environment())
             }
             done += 1
+            // The result is of this build's code, whatever the runner recorded.
+            result.environment.codeFingerprint = fingerprint
             let path = cell.resultPath(in: resultsRoot)
             do {
                 try ResultStore.write(result, to: path)
