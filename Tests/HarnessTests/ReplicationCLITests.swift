@@ -113,9 +113,14 @@ final class ReplicationCLITests: XCTestCase {
         XCTAssertTrue(r.output.contains("code fingerprint: \(Build.fingerprint)"), r.output)
         XCTAssertTrue(r.output.contains("compiler: Swift version"), r.output)
         XCTAssertFalse(r.output.contains("5.x"), r.output)
+        // The binary's commit is the one it was built from (as the test bundle, built with it),
+        // not the other repository's.
+        XCTAssertTrue(r.output.contains("commit: \(Build.commit)"), r.output)
+        let otherHead = git(["-C", other.path, "rev-parse", "HEAD"])
+        XCTAssertNotNil(otherHead)
+        XCTAssertNotEqual(otherHead, Build.commit)
         if let head = git(["rev-parse", "HEAD"]) {
-            XCTAssertTrue(r.output.contains("commit: \(head)"), "binary says:\n\(r.output)\npackage HEAD: \(head)")
-            XCTAssertEqual(Build.commit, head)
+            XCTAssertEqual(Build.commit, head, "built at another commit than the package's HEAD: rebuild (swift build --build-tests)")
         }
         // A result made from the other directory records the binary's provenance.
         let made = try run(exe, replicateArgs("res", ["--methods", "dense", "--tasks", "rte", "--threads", "1"]), in: other)
