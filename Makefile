@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev libfreetype-dev fonts-dejavu-core pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
-.PHONY: deps build release test replicate nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained
+.PHONY: deps build release test replicate reference verify bench-jobs nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained
 
 # Release builds vectorise the elementwise kernels for this CPU: AVX-512 (F, BW, DQ, VL:
 # 32 vector registers, which the long polynomial kernels need) as skylake-avx512, else
@@ -69,11 +69,41 @@ $(PRETRAINED_DIR)/model.safetensors:
 MOEBENCH := .build/release/moebench
 THREADS ?= 2
 
-# Regenerates every table in reports/ from scratch: proxy tier, all suites (proxy data is
-# generated under data/ when missing), then the reports.
+# The reference results are the committed results/<tier>/ (made by `make reference`).
+# `make replicate` re-runs every cell of TIER (default: proxy, all suites) itself into the
+# git-ignored replication/results/ (resuming after a kill; results of other code are
+# re-run), renders replication/reports/ from them, and ends with the reproduction table of
+# `moebench verify --rerun`: reference against rerun per suite and method, bit-identical
+# when the CPU kind and thread count match, else within the seeds' 95% CI (exit 1 if not).
+# JOBS cells run at once, each with THREADS threads (default: the cores divided by JOBS).
+TIER ?= proxy
+JOBS ?= 2
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+CELL_THREADS = $(if $(filter command line environment,$(origin THREADS)),$(THREADS),$(shell n=$$(( $(NPROC) / $(JOBS) )); [ $$n -ge 1 ] && echo $$n || echo 1))
+REPLICATION := replication
 replicate: release
-	$(MOEBENCH) replicate --suite all --tier proxy --threads $(THREADS)
-	$(MOEBENCH) report --tier proxy
+	$(MOEBENCH) replicate --suite all --tier $(TIER) --jobs $(JOBS) --threads $(CELL_THREADS) \
+	  --results $(REPLICATION)/results --reports $(REPLICATION)/reports
+	set -o pipefail; $(MOEBENCH) verify --tier $(TIER) --reference results --rerun $(REPLICATION)/results | tee $(REPLICATION)/reproduction-$(TIER).md
+
+# Regenerates the committed reference results/<TIER>/ with this build: every cell re-run
+# into .build/reference/ (a killed run resumes there), then moved into place; the proxy
+# and pretrained tiers render reports/, the smoke tier rewrites the nightly baseline.
+REFERENCE_TMP := .build/reference
+reference: release
+	$(MOEBENCH) replicate --suite all --tier $(TIER) --jobs $(JOBS) --threads $(CELL_THREADS) \
+	  --results $(REFERENCE_TMP) --no-report
+	rm -rf results/$(TIER) && mkdir -p results && mv $(REFERENCE_TMP)/$(TIER) results/$(TIER)
+	@if [ "$(TIER)" = smoke ]; then \
+	  $(MOEBENCH) regress --update --baseline results/baselines/nightly.json --tier smoke; \
+	else $(MOEBENCH) report --tier $(TIER); fi
+
+# Re-runs SAMPLE cells of the reference results/<TIER>/ (evenly spaced; 0 = all) in a
+# scratch folder, each with its reference thread count, and checks that they reproduce.
+VERIFY_TIER ?= smoke
+SAMPLE ?= 0
+verify: release
+	$(MOEBENCH) verify --tier $(VERIFY_TIER) --sample $(SAMPLE)
 
 # The nightly regression check: smoke tier, all suites and methods, compared with the
 # committed baseline (exits non-zero on a regression).
@@ -85,10 +115,14 @@ nightly: release
 	$(MOEBENCH) regress --baseline results/baselines/nightly.json --tier smoke --results $(NIGHTLY_RESULTS)
 
 # Rebuilds the committed smoke results and the nightly baseline from them.
-nightly-baseline: release
-	rm -rf results/smoke
-	$(MOEBENCH) replicate --suite all --tier smoke --threads $(THREADS) --no-report
-	$(MOEBENCH) regress --update --baseline results/baselines/nightly.json --tier smoke
+nightly-baseline:
+	$(MAKE) reference TIER=smoke JOBS=1 THREADS=$(THREADS)
+
+# Cells per hour of `replicate --jobs 1 --threads 2` against `--jobs 2 --threads 1`,
+# alternated ROUNDS times, each on the proxy tier's BENCH_JOBS_SELECTION with one seed.
+BENCH_JOBS_SELECTION ?= --suite glue --tasks sst2,rte --methods dense,switch
+bench-jobs: release
+	bash Benchmarks/bench_jobs.sh $(MOEBENCH) $(ROUNDS) $(BENCH_JOBS_SELECTION)
 
 # The engine's benchmarks (release build): raw sgemm, matmul, MoE layers, training steps.
 bench: release

@@ -115,7 +115,11 @@ public enum Reproduction {
                 let half = max((ci.high - ci.low) / 2, tolerance)
                 row.referenceCI = (refMean - half, refMean + half)
                 row.agree = abs(reMean - refMean) <= half
-                row.note = String(format: "rerun mean %@ the reference 95%% CI ± %.2f", row.agree ? "within" : "outside", 100 * half)
+                let same = refCells.filter { r in
+                    reByKey[key(r)].map { $0.metrics == r.metrics && $0.finalTrainLoss == r.finalTrainLoss } ?? false
+                }.count
+                row.note = String(format: "rerun mean %@ the reference 95%% CI ± %.2f (%d of %d cells bit-identical nonetheless)",
+                                  row.agree ? "within" : "outside", 100 * half, same, refCells.count)
             } else {
                 row.note = "no complete suite score"
             }

@@ -232,8 +232,10 @@ func makeDirectory(_ dir: URL) throws {
     if FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue { return }
     let parent = dir.deletingLastPathComponent()
     if parent.path != dir.path, parent.path != "/" { try makeDirectory(parent) }
-    if mkdir(dir.path, 0o755) != 0 && errno != EEXIST {
-        throw HarnessError("\(dir.path): cannot create the folder: \(String(cString: strerror(errno)))")
+    if mkdir(dir.path, 0o755) != 0 {
+        let err = errno
+        if err == EEXIST, FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue { return }
+        throw HarnessError("\(dir.path): cannot create the folder: \(String(cString: strerror(err == EEXIST ? ENOTDIR : err)))")
     }
 }
 

@@ -182,7 +182,7 @@ public struct GridRunner {
             }
             let cellStart = Date()
             var lastPrint = Date.distantPast
-            let result: CellResult
+            var result: CellResult
             do {
                 result = try runner.run(cell) { p in
                     if !shouldContinue() { exit(3) }
@@ -200,6 +200,8 @@ public struct GridRunner {
                 result = failedResult(cell, reason: "\(error)", seconds: Date().timeIntervalSince(cellStart), environment: environment())
             }
             done += 1
+            // The result is of this build's code, whatever the runner recorded.
+            result.environment.codeFingerprint = fingerprint
             let path = cell.resultPath(in: resultsRoot)
             do {
                 try ResultStore.write(result, to: path)
@@ -222,10 +224,12 @@ public struct GridRunner {
 
     func failedResult(_ cell: Cell, reason: String, seconds: Double, environment: EnvironmentRecord) -> CellResult {
         let c = cell.config
+        var env = environment
+        env.codeFingerprint = fingerprint  // a failure of this build, retried by a rerun
         return CellResult(suite: c.suite, task: c.task, method: c.method.label, seed: c.seed, tier: c.tier,
                           data: c.data == "real" ? "real" : "proxy", status: "failed", failure: reason, config: c,
                           configHash: c.hash, metrics: [:], flops: nil, params: nil, routing: [], byDifficulty: [:],
-                          trainSteps: 0, finalTrainLoss: nil, wallSeconds: seconds, environment: environment,
+                          trainSteps: 0, finalTrainLoss: nil, wallSeconds: seconds, environment: env,
                           finishedAt: ISO8601DateFormatter().string(from: Date()))
     }
 }
@@ -256,8 +260,11 @@ public struct CellLock {
         let lockHost = parts[1...].joined(separator: " ")
         if lockHost != host { return "pid \(pid) on \(lockHost)" }
         if pid == getpid() { return nil }
-        if kill(pid, 0) == 0 || errno == EPERM { return "pid \(pid)" }
-        return nil
+        guard kill(pid, 0) == 0 || errno == EPERM else { return nil }
+        // A zombie (killed, not yet reaped) is gone too.
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")"),
+           stat[stat.index(after: close)...].split(separator: " ").first == "Z" { return nil }
+        return "pid \(pid)"
     }
 
     public static func acquire(_ url: URL) throws -> Outcome {
