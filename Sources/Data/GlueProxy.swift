@@ -67,11 +67,11 @@ public enum GLUEProxy {
         }
     }
 
-    /// smoke: 64 train / 32 dev / 32 test per task; proxy: 2000 / 500 / 500.
+    /// smoke: 64 train / 32 dev / 32 test per task; proxy: 16000 / 2000 / 500.
     public static func sizes(_ scale: ProxyScale) -> Sizes {
         switch scale {
         case .smoke: return Sizes(train: 64, dev: 32, test: 32)
-        case .proxy: return Sizes(train: 2000, dev: 500, test: 500)
+        case .proxy: return Sizes(train: 16000, dev: 2000, test: 500)
         }
     }
 
