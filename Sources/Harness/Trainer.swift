@@ -484,13 +484,26 @@ final class ImageTaskPrep: PreparedTask {
         evalCount = min(training.evalExamples ?? data.test.count, data.test.count)
     }
 
-    func modelConfig(_ spec: ModelSpec) -> ModelConfig {
-        // 8×8 patches of 4×4 pixels plus the class token.
-        ModelConfig(frontEnd: .image, backbone: backboneConfig(spec, maxLength: 65), head: .classification(classes: 100))
+    /// The suite's `max_length` picks the patch grid: the finest grid of square patches (side
+    /// dividing 32) whose patches plus the class token fit, e.g. 65 -> 8x8 patches of 4x4 pixels,
+    /// 17 -> 4x4 patches of 8x8 pixels, 5 (or less) -> 2x2 patches of 16x16. The backbone's
+    /// length is then that grid's patches plus one.
+    static func patchSize(maxLength: Int) -> Int {
+        [1, 2, 4, 8, 16].first { (32 / $0) * (32 / $0) + 1 <= maxLength } ?? 16
     }
 
+    func modelConfig(_ spec: ModelSpec) -> ModelConfig {
+        let p = ImageTaskPrep.patchSize(maxLength: spec.maxLength)
+        return ModelConfig(frontEnd: .image, backbone: backboneConfig(spec, maxLength: (32 / p) * (32 / p) + 1),
+                           head: .classification(classes: 100), patchSize: p)
+    }
+
+    /// Real CIFAR-100 training images get the standard crop-and-flip augmentation. Proxy images
+    /// do not: the generator already draws a shift, rotation and scale per image, and a
+    /// horizontal flip would map some proxy classes onto others (`bar_036` onto `bar_144`).
     func trainBatch(_ indices: [Int], rng: inout RNG) -> Batch {
-        Batch(input: .image(data.train.batch(indices, normalization: data.normalization, augment: true, rng: &rng)),
+        Batch(input: .image(data.train.batch(indices, normalization: data.normalization, augment: !data.train.isProxy,
+                                             rng: &rng)),
               targets: .classes(indices.map { data.train.fineLabels[$0] }))
     }
 
