@@ -51,7 +51,8 @@ public enum SpeechProxy {
     }
 
     /// smoke: 6 train and 2 utterances in each other subset (about a second);
-    /// proxy: 1,920 train (48 speakers), 400 in each test subset (8 speakers each) and 40 in
+    /// proxy: 1,920 train (160 speakers, 12 each: many voices, so that the model learns the
+    /// words rather than the voices), 400 in each test subset (20 speakers each) and 40 in
     /// dev-clean (4 speakers), about 2,800 short utterances (a minute or two on 2 cores).
     public static func plan(_ scale: ProxyScale) -> [SubsetPlan] {
         switch scale {
@@ -59,10 +60,10 @@ public enum SpeechProxy {
             return [SubsetPlan(subset: "train-clean-100", speakers: 2, chaptersPerSpeaker: 1, utterancesPerChapter: 3)]
                 + subsets.dropFirst().map { SubsetPlan(subset: $0, speakers: 1, chaptersPerSpeaker: 1, utterancesPerChapter: 2) }
         case .proxy:
-            return [SubsetPlan(subset: "train-clean-100", speakers: 48, chaptersPerSpeaker: 2, utterancesPerChapter: 20),
+            return [SubsetPlan(subset: "train-clean-100", speakers: 160, chaptersPerSpeaker: 2, utterancesPerChapter: 6),
                     SubsetPlan(subset: "dev-clean", speakers: 4, chaptersPerSpeaker: 1, utterancesPerChapter: 10),
-                    SubsetPlan(subset: "test-clean", speakers: 8, chaptersPerSpeaker: 2, utterancesPerChapter: 25),
-                    SubsetPlan(subset: "test-other", speakers: 8, chaptersPerSpeaker: 2, utterancesPerChapter: 25)]
+                    SubsetPlan(subset: "test-clean", speakers: 20, chaptersPerSpeaker: 1, utterancesPerChapter: 20),
+                    SubsetPlan(subset: "test-other", speakers: 20, chaptersPerSpeaker: 1, utterancesPerChapter: 20)]
         }
     }
 
@@ -100,10 +101,10 @@ public enum SpeechProxy {
             let other = plan.subset == "test-other"
             let variantList = other ? roughVariants : plan.subset.hasPrefix("train") ? variants + roughVariants : variants
             var rng = base.split(plan.subset)
-            // Speakers: ids 100·(subset number + 1) + s, so subsets never share a speaker.
+            // Speakers: ids 1000·(subset number + 1) + s, so subsets never share a speaker.
             var jobs: [Job] = []
             for s in 0..<plan.speakers {
-                let speakerId = 100 * (planIndex + 1) + s + 1
+                let speakerId = 1000 * (planIndex + 1) + s + 1
                 let voice = Voice(
                     language: languages[rng.int(languages.count)],
                     variant: variantList[rng.int(variantList.count)],

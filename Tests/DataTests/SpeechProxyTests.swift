@@ -99,7 +99,7 @@ final class SpeechProxyTests: XCTestCase {
         let plan = Dictionary(uniqueKeysWithValues: SpeechProxy.plan(.proxy).map { ($0.subset, $0) })
         XCTAssertEqual(Set(plan.keys), Set(SpeechProxy.subsets))
         XCTAssertEqual(plan["train-clean-100"]?.utterances, 1920)
-        XCTAssertEqual(plan["train-clean-100"]?.speakers, 48)
+        XCTAssertEqual(plan["train-clean-100"]?.speakers, 160)
         XCTAssertEqual(plan["test-clean"]?.utterances, 400)
         XCTAssertEqual(plan["test-other"]?.utterances, 400)
         XCTAssertLessThan(SpeechProxy.plan(.smoke).map(\.utterances).reduce(0, +), 20)
