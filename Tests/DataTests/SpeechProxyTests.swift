@@ -44,9 +44,10 @@ final class SpeechProxyTests: XCTestCase {
                 XCTAssertGreaterThan(body, 2 * lead, "speech louder than the leading noise in \(u.id)")
                 XCTAssertGreaterThan(s.map { abs(Int($0)) }.max()!, 3000, "audible level in \(u.id)")
                 XCTAssertNotNil(u.difficulty)
-                // The transcript length follows the level (one clause per level).
+                // The transcript length follows the level (one clause of 2-4 words per level,
+                // joined by one-word connectives).
                 let words = u.transcript.split(separator: " ").count
-                XCTAssertTrue((3 * u.difficulty!)...(7 * u.difficulty!) ~= words, "\(u.id): \(words) words, level \(u.difficulty!)")
+                XCTAssertTrue((3 * u.difficulty! - 1)...(5 * u.difficulty! - 1) ~= words, "\(u.id): \(words) words, level \(u.difficulty!)")
             }
         }
         for i in 0..<speakersSeen.count {
@@ -92,6 +93,27 @@ final class SpeechProxyTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("not overwriting"), "\(e)")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.path))
+    }
+
+    func testProxyPlanSizes() {
+        let plan = Dictionary(uniqueKeysWithValues: SpeechProxy.plan(.proxy).map { ($0.subset, $0) })
+        XCTAssertEqual(Set(plan.keys), Set(SpeechProxy.subsets))
+        XCTAssertEqual(plan["train-clean-100"]?.utterances, 1920)
+        XCTAssertEqual(plan["train-clean-100"]?.speakers, 160)
+        XCTAssertEqual(plan["test-clean"]?.utterances, 400)
+        XCTAssertEqual(plan["test-other"]?.utterances, 400)
+        XCTAssertLessThan(SpeechProxy.plan(.smoke).map(\.utterances).reduce(0, +), 20)
+    }
+
+    /// Short clauses: the words of a level-L sentence are 3L-1 ... 5L-1, with every level
+    /// reaching both ends over many draws.
+    func testSentenceLengthsPerLevel() {
+        var g = RNG(seed: 7)
+        for level in 1...3 {
+            let counts = (0..<5000).map { _ in SpeechProxy.sentence(level: level, rng: &g).split(separator: " ").count }
+            XCTAssertEqual(counts.min(), 3 * level - 1, "level \(level)")
+            XCTAssertEqual(counts.max(), 5 * level - 1, "level \(level)")
+        }
     }
 
     func testSentencesUseTheVocabulary() throws {
