@@ -110,7 +110,7 @@ struct ReplicateCommand: ParsableCommand {
     @Option(help: "Run shard I of N (0-based): every N-th cell starting at I.") var shard: String?
     @Option(help: "Pretrained tier: the BERT-family model folder (config.json, model.safetensors, vocab.txt) instead of the suite's pretrained_model.")
     var pretrainedModel: String?
-    @Option(help: "Run N cells at once, each in its own process with --threads threads (default 1).") var jobs = 1
+    @Option(help: "Run N cells at once, each in its own worker process with --threads threads.") var jobs = 1
     @Flag(help: "Re-run every cell, cached or not.") var force = false
     @Flag(help: "Keep results made by other code (another code fingerprint) instead of re-running them.") var keepStale = false
     @Flag(help: "Keep failed results instead of re-running them (they still count as failures).") var keepFailed = false
