@@ -92,7 +92,7 @@ public enum ClaimsReport {
         let powered = rows.filter { $0.paired != nil }
         if !powered.isEmpty {
             s += "\n## Power: half-widths reached and seeds needed\n\n"
-            s += "From each row's observed SD (paired differences of the suite score per seed, or per-seed difficulty slopes): the 95% t half-width reached, the seeds a half-width of \(String(format: "%.1f", ClaimChecker.targetHalfWidth)) points would need (issue 16's target for the DLR and \"> 0\" rows), and the seeds a half-width of (upper − lower) / 2 would need: at that width the interval cannot hold both references, so the row is conclusive whatever the true effect (before the Holm correction). Needs are `t(0.975, n−1) · SD / √n <= width` with the observed SD taken as known.\n\n"
+            s += "From each row's observed SD (paired differences of the suite score per seed, or per-seed difficulty slopes): the 95% t half-width reached, the seeds a half-width of \(String(format: "%.1f", ClaimChecker.targetHalfWidth)) points would need (the suite's power target for the DLR and \"> 0\" rows), and the seeds a half-width of (upper − lower) / 2 would need: at that width the interval cannot hold both references, so the row is conclusive whatever the true effect (before the Holm correction). Needs are `t(0.975, n−1) · SD / √n <= width` with the observed SD taken as known.\n\n"
             s += "| claim | suite | n | paired SD | half-width reached | seeds for ± 1.2 | conclusive width | seeds for it |\n|---|---|---|---|---|---|---|---|\n"
             for v in powered {
                 let pr = v.paired!

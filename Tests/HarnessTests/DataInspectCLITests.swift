@@ -2,7 +2,7 @@ import Data
 import Foundation
 import XCTest
 
-/// Issue 19, problem 6: `moebench data inspect` checks what training needs, through the
+/// `moebench data inspect` checks what training needs, through the
 /// real command line, on a copy of the smoke proxy data altered file by file.
 final class DataInspectCLITests: XCTestCase {
     var root: URL!

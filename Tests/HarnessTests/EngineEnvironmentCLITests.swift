@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// Issue 19, problem 7 (this part): an invalid `MOEBENCH_THREADS` is an error, and a
+/// An invalid `MOEBENCH_THREADS` is an error, and a
 /// discarded checkpoint leaves a log line.
 final class EngineEnvironmentCLITests: XCTestCase {
     func testInvalidMOEBENCHTHREADSIsAnError() throws {

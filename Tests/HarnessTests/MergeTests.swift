@@ -2,7 +2,7 @@ import Foundation
 import Harness
 import XCTest
 
-/// Issue 19, problem 5 (merge): every source is checked before anything is copied, ok
+/// Every source is checked before anything is copied, ok
 /// beats failed, and two ok results of one configuration with different numbers are a
 /// conflict.
 final class MergeTests: XCTestCase {

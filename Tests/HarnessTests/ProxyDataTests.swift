@@ -2,7 +2,7 @@ import Foundation
 import Harness
 import XCTest
 
-/// Issue 19, problem 3: an interrupted or concurrent first run must not break the proxy
+/// An interrupted or concurrent first run must not break the proxy
 /// data. Drives the real command line on fresh `--proxy-data` folders.
 final class ProxyDataTests: XCTestCase {
     static let suite = """

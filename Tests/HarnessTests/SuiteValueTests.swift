@@ -3,7 +3,7 @@ import Harness
 import Routing
 import XCTest
 
-/// Issue 19, problem 2: suite values that crashed the tool or were accepted silently are
+/// Suite values that crashed the tool or were accepted silently are
 /// errors naming the file, the line, the key and what was expected, before any cell runs.
 final class SuiteValueTests: XCTestCase {
     static let text = """
