@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Routing", targets: ["Routing"]),
         .library(name: "Harness", targets: ["Harness"]),
+        .library(name: "Analysis", targets: ["Analysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,11 +56,16 @@ let package = Package(
         // Embeds the commit, dirty flag, code fingerprint and compiler version in Harness
         // (Plugins/BuildInfo/buildinfo.sh says what the fingerprint hashes).
         .plugin(name: "BuildInfo", capability: .buildTool()),
+        // What is computed from result files, never inside a cell: suite scores, statistics,
+        // claims and their verdicts, the convergence rule, reproduction and regression checks.
+        // Outside the code fingerprint, so a change here never makes a result stale; the
+        // compiler keeps cell code (Harness and below) from calling into it.
+        .target(name: "Analysis", dependencies: ["Harness", "Tensor"]),
         // Markdown tables, claims, PNG plots.
-        .target(name: "Report", dependencies: ["Harness", "CPNG", "CFreeType"]),
+        .target(name: "Report", dependencies: ["Harness", "Analysis", "CPNG", "CFreeType"]),
         // The command line: thin.
         .executableTarget(name: "moebench", dependencies: [
-            "Tensor", "NN", "Routing", "Data", "Harness", "Report", "Pretrained",
+            "Tensor", "NN", "Routing", "Data", "Harness", "Analysis", "Report", "Pretrained",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,9 +73,9 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "PretrainedTests", dependencies: ["Pretrained", "NN", "Tensor", "Data", "Routing", "Harness", "Report", "TestSupport"],
+        .testTarget(name: "PretrainedTests", dependencies: ["Pretrained", "NN", "Tensor", "Data", "Routing", "Harness", "Analysis", "Report", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Report", "Routing", "Data", "TestSupport",
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Analysis", "Report", "Routing", "Data", "TestSupport",
                                                         .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),

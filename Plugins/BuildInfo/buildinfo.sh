@@ -1,12 +1,18 @@
 #!/bin/sh
 # Writes BuildInfo.swift into $2 for the package at $1 (run by the BuildInfo plugin before
-# every build). The code fingerprint hashes what determines a cell's numbers:
-#   - every file under Sources/ except Sources/Report (rendering) and Sources/moebench (the
-#     command line): the engine, layers, routing methods, data formats and proxy generators,
-#     the pretrained encoder, the training loop and harness, the C shims;
-#   - Package.swift (compiler flags such as -Ounchecked and -target-cpu);
-#   - the value of MOEBENCH_TARGET_CPU (here) and the build configuration (debug or
-#     release, added at compile time in Environment.swift).
+# every build). Two code fingerprints hash what determines a cell's numbers:
+#   - codeHash, for the from-scratch tiers (smoke, proxy, full): every file under Sources/
+#     except Sources/Report (rendering), Sources/Analysis (statistics, claims, the
+#     convergence rule: computed from result files, never inside a cell), Sources/moebench
+#     (the command line), Sources/Pretrained and Sources/Harness/PretrainedTrainer.swift
+#     (the pretrained tier's encoder and trainer, which no from-scratch cell runs): the
+#     engine, layers, routing methods, data formats and proxy generators, the training loop
+#     and harness, the C shims;
+#   - pretrainedCodeHash, for the pretrained tier: the same files plus Sources/Pretrained and
+#     Sources/Harness/PretrainedTrainer.swift;
+#   - both: Package.swift (compiler flags such as -Ounchecked and -target-cpu), the value of
+#     MOEBENCH_TARGET_CPU (here) and the build configuration (debug or release, added at
+#     compile time in Environment.swift).
 # Suite files are not in it: they enter each cell's configuration hash.
 set -eu
 pkg="$1"; out="$2"
@@ -17,9 +23,14 @@ if command -v git >/dev/null 2>&1 && c=$(git rev-parse HEAD 2>/dev/null); then
   commit="$c"
   [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || dirty=true
 fi
-inputs=$( { find Sources -type f ! -path 'Sources/Report/*' ! -path 'Sources/moebench/*' ! -name '.*'; echo Package.swift; } | LC_ALL=C sort)
-code=$(for f in $inputs; do printf '%s %s\n' "$(sha256sum < "$f" | cut -c1-64)" "$f"; done | sha256sum | cut -c1-16)
+inputs=$( { find Sources -type f ! -path 'Sources/Report/*' ! -path 'Sources/moebench/*' ! -path 'Sources/Analysis/*' \
+            ! -path 'Sources/Pretrained/*' ! -path 'Sources/Harness/PretrainedTrainer.swift' ! -name '.*'; echo Package.swift; } | LC_ALL=C sort)
+pinputs=$( { printf '%s\n' "$inputs"; find Sources/Pretrained Sources/Harness/PretrainedTrainer.swift -type f ! -name '.*'; } | LC_ALL=C sort)
+digest() { for f in $1; do printf '%s %s\n' "$(sha256sum < "$f" | cut -c1-64)" "$f"; done | sha256sum | cut -c1-16; }
+code=$(digest "$inputs")
+pcode=$(digest "$pinputs")
 nfiles=$(printf '%s\n' "$inputs" | wc -l | tr -d ' ')
+pnfiles=$(printf '%s\n' "$pinputs" | wc -l | tr -d ' ')
 if [ "${MOEBENCH_TARGET_CPU_SET:-0}" = 1 ]; then cpu="${MOEBENCH_TARGET_CPU-}"; else cpu="(unset)"; fi
 compiler=$(swiftc --version 2>/dev/null | head -n1 || true)
 [ -n "$compiler" ] || compiler=unknown
@@ -32,6 +43,8 @@ enum BuildInfo {
     static let dirty = $dirty
     static let codeHash = "$code"
     static let codeFiles = $nfiles
+    static let pretrainedCodeHash = "$pcode"
+    static let pretrainedCodeFiles = $pnfiles
     static let targetCPU = "$(esc "$cpu")"
     static let compiler = "$(esc "$compiler")"
 }

@@ -24,18 +24,30 @@ public enum Build {
     public static var targetCPU: String { BuildInfo.targetCPU }
     /// The compiler that built this binary (`swiftc --version`, first line).
     public static var compiler: String { BuildInfo.compiler }
-    /// The code fingerprint: 16 hex digits over what determines the numbers (the sources of
-    /// every module but Report and the command line, Package.swift, MOEBENCH_TARGET_CPU and
-    /// the build configuration). A cached result is reused only under the same fingerprint.
+    /// The code fingerprint of the from-scratch tiers (smoke, proxy, full): 16 hex digits over
+    /// what determines their numbers (the sources of the engine, layers, routing methods,
+    /// data and harness, not of Report, Analysis, the command line or the pretrained tier;
+    /// Package.swift, MOEBENCH_TARGET_CPU and the build configuration). A cached result is
+    /// reused only under its tier's fingerprint (`fingerprint(tier:)`).
     public static var fingerprint: String {
         fnv1a64Hex(Data("\(BuildInfo.codeHash)|\(configuration)|\(BuildInfo.targetCPU)".utf8))
+    }
+    /// The pretrained tier's fingerprint: the from-scratch inputs plus the pretrained
+    /// encoder (Sources/Pretrained) and its trainer.
+    public static var pretrainedFingerprint: String {
+        fnv1a64Hex(Data("\(BuildInfo.pretrainedCodeHash)|\(configuration)|\(BuildInfo.targetCPU)".utf8))
+    }
+    /// The fingerprint that a result of `tier` records and is checked against.
+    public static func fingerprint(tier: String) -> String {
+        tier == "pretrained" ? pretrainedFingerprint : fingerprint
     }
     /// What `moebench --version` prints.
     public static var versionText: String {
         """
         moebench \(shortCommit)
         commit: \(commit)\(dirty ? " (dirty: tracked files differed when it was built)" : "")
-        code fingerprint: \(fingerprint) (\(BuildInfo.codeFiles) source files + Package.swift, \(configuration), target cpu \(targetCPU.isEmpty ? "generic" : targetCPU))
+        code fingerprint: \(fingerprint) (smoke, proxy and full tiers: \(BuildInfo.codeFiles - 1) source files + Package.swift, \(configuration), target cpu \(targetCPU.isEmpty ? "generic" : targetCPU))
+        pretrained tier fingerprint: \(pretrainedFingerprint) (\(BuildInfo.pretrainedCodeFiles - 1) source files + Package.swift)
         compiler: \(compiler)
         """
     }

@@ -84,8 +84,9 @@ public struct GridRunner {
     public var retryFailed: Bool
     public var keepStale: Bool
     public var force: Bool
-    /// The fingerprint of the code that runs the cells (the running binary's by default).
-    public var fingerprint: String
+    /// The fingerprint of the code that runs the cells; nil (the default): the running
+    /// binary's for each cell's tier (`Build.fingerprint(tier:)`).
+    public var fingerprint: String?
     public var log: (String) -> Void
     /// Called between steps and between cells; returning false stops the run at once
     /// (used by `--jobs` workers whose parent is gone).
@@ -95,7 +96,7 @@ public struct GridRunner {
     public var startedAt: Date?
 
     public init(resultsRoot: URL, shard: Shard = .all, retryFailed: Bool = true, keepStale: Bool = false, force: Bool = false,
-                fingerprint: String = Build.fingerprint, log: @escaping (String) -> Void = { print($0) }) {
+                fingerprint: String? = nil, log: @escaping (String) -> Void = { print($0) }) {
         self.resultsRoot = resultsRoot
         self.shard = shard
         self.retryFailed = retryFailed
@@ -107,7 +108,12 @@ public struct GridRunner {
 
     public func state(_ cell: Cell) -> CachedState {
         guard let r = ResultStore.cached(cell, resultsRoot: resultsRoot) else { return .missing }
-        return r.environment.codeFingerprint == fingerprint ? .current(r) : .stale(r)
+        return r.environment.codeFingerprint == fingerprint(cell) ? .current(r) : .stale(r)
+    }
+
+    /// The fingerprint a result of `cell` must carry to be reused, and that a new one records.
+    public func fingerprint(_ cell: Cell) -> String {
+        fingerprint ?? Build.fingerprint(tier: cell.config.tier)
     }
 
     public enum Decision { case reuse, reuseFailed, run }
@@ -201,7 +207,7 @@ public struct GridRunner {
             }
             done += 1
             // The result is of this build's code, whatever the runner recorded.
-            result.environment.codeFingerprint = fingerprint
+            result.environment.codeFingerprint = fingerprint(cell)
             let path = cell.resultPath(in: resultsRoot)
             do {
                 try ResultStore.write(result, to: path)
@@ -225,7 +231,7 @@ public struct GridRunner {
     func failedResult(_ cell: Cell, reason: String, seconds: Double, environment: EnvironmentRecord) -> CellResult {
         let c = cell.config
         var env = environment
-        env.codeFingerprint = fingerprint  // a failure of this build, retried by a rerun
+        env.codeFingerprint = fingerprint(cell)  // a failure of this build, retried by a rerun
         return CellResult(suite: c.suite, task: c.task, method: c.method.label, seed: c.seed, tier: c.tier,
                           data: c.data == "real" ? "real" : "proxy", status: "failed", failure: reason, config: c,
                           configHash: c.hash, metrics: [:], flops: nil, params: nil, routing: [], byDifficulty: [:],

@@ -56,3 +56,8 @@ public enum TaskCatalog {
         return vals.reduce(0, +) / Double(vals.count)
     }
 }
+
+/// Whether larger values of a metric are better.
+public func metricHigherIsBetter(_ name: String) -> Bool {
+    !(name.hasPrefix("wer") || name.hasPrefix("cer") || name.hasPrefix("loss"))
+}

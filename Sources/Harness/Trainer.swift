@@ -307,7 +307,7 @@ func levelLengthRouting(_ task: PreparedTask, setLevelStats: [Int: [Int: [LayerS
             guard !routed.isEmpty else { continue }
             let range = binRange[key.bin]!
             out.append(LevelLengthRouting(set: set.name, level: key.level, lengthBin: key.bin, minLength: range.0, maxLength: range.1,
-                                          examples: idxs.count, meanLength: Stats.mean(idxs.map { Double(lengths[$0]) }),
+                                          examples: idxs.count, meanLength: idxs.map { Double(lengths[$0]) }.reduce(0, +) / Double(idxs.count),
                                           meanChosen: routed.map(\.meanChosen).reduce(0, +) / Double(routed.count)))
         }
     }

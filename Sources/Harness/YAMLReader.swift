@@ -24,12 +24,12 @@ public struct SuiteError: Error, CustomStringConvertible, Equatable {
 
 /// A strict, typed view of a YAML node: every read names its key path, and `finish()`
 /// rejects keys that were never read (so typos are errors, not silently ignored options).
-struct YAMLReader {
-    let file: String
+public struct YAMLReader {
+    public let file: String
     let node: Node
-    let path: String
+    public let path: String
 
-    static func load(file: String, text: String) throws -> YAMLReader {
+    public static func load(file: String, text: String) throws -> YAMLReader {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -44,9 +44,9 @@ struct YAMLReader {
         return YAMLReader(file: file, node: node, path: "")
     }
 
-    var line: Int? { node.mark?.line }
+    public var line: Int? { node.mark?.line }
 
-    func error(_ message: String) -> SuiteError {
+    public func error(_ message: String) -> SuiteError {
         SuiteError(file: file, line: line, key: path, message)
     }
 
@@ -56,7 +56,7 @@ struct YAMLReader {
 
     /// The mapping's entries in file order; an error if this is not a mapping or if a key
     /// is not in `allowed`.
-    func mapping(allowed: [String]? = nil) throws -> [(String, YAMLReader)] {
+    public func mapping(allowed: [String]? = nil) throws -> [(String, YAMLReader)] {
         guard case .mapping(let m) = node else { throw error("expected a mapping (key: value pairs)") }
         var out: [(String, YAMLReader)] = []
         var seen = Set<String>()
@@ -71,24 +71,24 @@ struct YAMLReader {
         return out
     }
 
-    func sequence() throws -> [YAMLReader] {
+    public func sequence() throws -> [YAMLReader] {
         guard case .sequence(let s) = node else { throw error("expected a list") }
         return s.enumerated().map { child("[\($0.offset)]", $0.element) }
     }
 
-    func string() throws -> String {
+    public func string() throws -> String {
         guard case .scalar(let s) = node else { throw error("expected a string") }
         return s.string
     }
 
-    func int() throws -> Int {
+    public func int() throws -> Int {
         guard case .scalar = node, let v = node.int else { throw error("expected an integer, got '\((try? string()) ?? "a collection")'") }
         return v
     }
 
     /// A finite number (`.nan`, `.inf` and `-.inf` are rejected: no suite value needs them,
     /// and a non-finite value cannot be written into a result file).
-    func double() throws -> Double {
+    public func double() throws -> Double {
         guard case .scalar = node, let v = node.float ?? node.int.map(Double.init) else {
             throw error("expected a number, got '\((try? string()) ?? "a collection")'")
         }
@@ -97,7 +97,7 @@ struct YAMLReader {
     }
 
     /// An integer in `range`; `what` says what the limits are for.
-    func int(in range: ClosedRange<Int>, _ what: String = "") throws -> Int {
+    public func int(in range: ClosedRange<Int>, _ what: String = "") throws -> Int {
         let v = try int()
         guard range.contains(v) else {
             throw error("expected an integer \(describe(range))\(what.isEmpty ? "" : " (\(what))"), got \(v)")
@@ -106,7 +106,7 @@ struct YAMLReader {
     }
 
     /// A finite number in `range` (half-open at the bottom when `openBelow`).
-    func double(in range: ClosedRange<Double>, openBelow: Bool = false, openAbove: Bool = false, _ what: String = "") throws -> Double {
+    public func double(in range: ClosedRange<Double>, openBelow: Bool = false, openAbove: Bool = false, _ what: String = "") throws -> Double {
         let v = try double()
         let ok = (openBelow ? v > range.lowerBound : v >= range.lowerBound) && (openAbove ? v < range.upperBound : v <= range.upperBound)
         guard ok else {
@@ -117,23 +117,23 @@ struct YAMLReader {
     }
 
     /// Whether the value is YAML's null (`~`, `null` or nothing).
-    var isNull: Bool {
+    public var isNull: Bool {
         guard case .scalar(let s) = node, s.style == .plain else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(s.string)
     }
 
-    func bool() throws -> Bool {
+    public func bool() throws -> Bool {
         guard case .scalar = node, let v = node.bool else { throw error("expected true or false, got '\((try? string()) ?? "a collection")'") }
         return v
     }
 
-    func stringList() throws -> [String] {
+    public func stringList() throws -> [String] {
         if case .scalar = node { return [try string()] }
         return try sequence().map { try $0.string() }
     }
 
     /// A scalar read as the most specific option value (bool, int, double, string).
-    func optionValue() throws -> OptionValue {
+    public func optionValue() throws -> OptionValue {
         guard case .scalar(let s) = node else { throw error("expected a single value") }
         if let b = node.bool, s.style == .plain { return .bool(b) }
         if let i = node.int, s.style == .plain { return .int(i) }

@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Harness
 
 /// The report tables as data: `reports/csv/<suite>.csv` (other tiers: `<tier>-<suite>.csv`),

@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Harness
 
 /// Renders `reports/claims.md`: every claim with the paper's figure, the paired difference

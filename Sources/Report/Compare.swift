@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Harness
 
 /// Two result sets side by side (`moebench compare A B`): per suite, method and task the

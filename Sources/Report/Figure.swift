@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Harness
 
 /// A point in figure coordinates (points: x right, y down).

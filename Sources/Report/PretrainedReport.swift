@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Harness
 
 /// The notes of the pretrained tier's report (`reports/pretrained-<suite>.md`): the model and

@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Harness
 
 /// Writes every report of one tier from result files: one markdown file per suite with

@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Harness
 
 /// Formats `mean ± std` of values given as fractions, in percent points.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Data
+import Analysis
 import Harness
 import Routing
 import Tensor

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Data
 import Foundation
+import Analysis
 import Harness
 import Routing
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Analysis
 import Harness
 import Tensor
 

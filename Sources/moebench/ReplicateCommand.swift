@@ -1,6 +1,7 @@
 import ArgumentParser
 import Data
 import Foundation
+import Analysis
 import Harness
 import Report
 import Routing
@@ -141,11 +142,11 @@ struct ReplicateCommand: ParsableCommand {
                                     pretrainedModel: pretrainedModel, realData: data, log: workerOf == nil ? { print($0) } : { _ in })
         let summary: GridSummary
         if jobs > 1 {
-            print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), \(jobs) jobs x \(env.threads) threads, commit \(env.gitCommit), fingerprint \(Build.fingerprint), \(env.kernelKind)")
+            print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), \(jobs) jobs x \(env.threads) threads, commit \(env.gitCommit), fingerprint \(Build.fingerprint(tier: tier)), \(env.kernelKind)")
             summary = try runJobs(cells, shardSel: shardSel, threads: env.threads)
         } else {
             if workerOf == nil {
-                print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), threads \(env.threads), commit \(env.gitCommit), fingerprint \(Build.fingerprint), \(env.kernelKind)")
+                print("moebench replicate: tier \(tier), \(suiteList.map(\.name).joined(separator: ", ")), threads \(env.threads), commit \(env.gitCommit), fingerprint \(Build.fingerprint(tier: tier)), \(env.kernelKind)")
             }
             let trainer = Trainer(dataDir: URL(fileURLWithPath: proxyData), realData: data.map { URL(fileURLWithPath: $0) },
                                   resultsRoot: resultsURL, environment: env)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Analysis
 import Harness
 import Tensor
 
@@ -52,7 +53,7 @@ struct VerifyCommand: ParsableCommand {
         let refCommits = Set(refs.map(\.environment.gitCommit)).sorted()
         let refKinds = Set(refs.map { "\($0.environment.kernelKind), \($0.environment.threads) threads" }).sorted()
         print("reference: \(refs.count) cells under \(refRoot.path), from commit(s) \(refCommits.joined(separator: ", ")), CPU kind(s) \(refKinds.joined(separator: "; "))")
-        print("this build: commit \(Build.shortCommit), fingerprint \(Build.fingerprint), CPU kind \(RunEnvironment.cpuKind)")
+        print("this build: commit \(Build.shortCommit), fingerprint \(Build.fingerprint(tier: tier)), CPU kind \(RunEnvironment.cpuKind)")
 
         if let rerun {
             let root = URL(fileURLWithPath: rerun).appendingPathComponent(tier)

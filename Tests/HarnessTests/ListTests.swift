@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Harness
 import Report
 import Routing

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Analysis
 import Harness
 import NN
 import Pretrained

@@ -1,9 +1,5 @@
 import Foundation
-
-/// Whether larger values of a metric are better.
-public func metricHigherIsBetter(_ name: String) -> Bool {
-    !(name.hasPrefix("wer") || name.hasPrefix("cer") || name.hasPrefix("loss"))
-}
+import Harness
 
 /// One checked quantity of the nightly baseline.
 public struct BaselineEntry: Codable, Equatable, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 
 /// Compares re-run results with reference results (`moebench verify`, `make replicate`).
 ///

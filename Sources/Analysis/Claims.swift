@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 
 /// A claim of a seed paper and how the suite tests it (`Suites/claims.yaml`).
 public struct Claim: Equatable, Sendable {

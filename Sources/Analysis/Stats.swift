@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 import Tensor
 
 /// Summary statistics over seeds and the tests the claims use.

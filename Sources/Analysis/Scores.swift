@@ -1,3 +1,4 @@
+import Harness
 /// Per-seed suite scores, shared by the tables and the claims.
 ///
 /// The suite score (the headline average) is the mean over the suite's *headline* tasks of
