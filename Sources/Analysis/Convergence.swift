@@ -15,9 +15,26 @@ extension LossCurve {
         return (a - b) / abs(a)
     }
 
+    /// The absolute fall `a − b` of the same two means (in the loss's own units).
+    public var lastFifthFall: Double? {
+        guard segments.count == LossCurve.segmentCount else { return nil }
+        let a = (segments[16].meanLoss + segments[17].meanLoss) / 2
+        let b = (segments[18].meanLoss + segments[19].meanLoss) / 2
+        guard a.isFinite, b.isFinite else { return nil }
+        return a - b
+    }
+
     /// The fraction above which a run counts as "not converged".
     public static let convergenceThreshold = 0.02
+    /// The absolute fall at or below which a run counts as converged whatever the fraction:
+    /// a loss near zero (a task learnt to saturation: 0.004 to 0.002 is a 50 % fall) has
+    /// nothing left to learn.
+    public static let convergenceFloor = 0.01
 
-    /// False when the loss still fell by more than `convergenceThreshold` over the last fifth.
-    public var converged: Bool? { lastFifthDrop.map { $0 <= LossCurve.convergenceThreshold } }
+    /// False when the loss still fell by more than `convergenceThreshold` of itself and by
+    /// more than `convergenceFloor` over the last fifth.
+    public var converged: Bool? {
+        guard let drop = lastFifthDrop, let fall = lastFifthFall else { return nil }
+        return drop <= LossCurve.convergenceThreshold || fall <= LossCurve.convergenceFloor
+    }
 }

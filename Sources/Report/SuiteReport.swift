@@ -146,7 +146,7 @@ public struct SuiteReport {
     public func convergence() -> String {
         let withCurve = results.filter { $0.isOK && $0.curve?.lastFifthDrop != nil }
         guard !withCurve.isEmpty else { return "" }
-        var s = "A cell is **not converged** (marked †, and its method's row with it) when its mean training loss fell by more than \(String(format: "%.0f", LossCurve.convergenceThreshold * 100)) % from the first to the second half of the last fifth of its steps (the mean of the 17th and 18th twentieths against that of the 19th and 20th). "
+        var s = "A cell is **not converged** (marked †, and its method's row with it) when its mean training loss fell by more than \(String(format: "%.0f", LossCurve.convergenceThreshold * 100)) % from the first to the second half of the last fifth of its steps (the mean of the 17th and 18th twentieths against that of the 19th and 20th), and by more than \(LossCurve.convergenceFloor) in absolute terms (a loss near zero, as on a task learnt to saturation, has nothing left to learn). "
         s += "Each entry: cells not converged / cells with a curve, then the largest relative fall among them.\n\n"
         s += "| method | " + tasks.map(\.title).joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: tasks.count) + "\n"
         for m in methods {

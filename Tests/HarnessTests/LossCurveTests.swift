@@ -129,6 +129,15 @@ final class LossCurveTests: XCTestCase {
         // A rising loss is converged (the rule is about a loss still falling).
         m = [Double](repeating: 2, count: 16) + [1.0, 1.0, 1.1, 1.1]
         XCTAssertEqual(curve(m).converged, true)
+        // Near zero: 0.004 to 0.002 is a 50 % fall but only 0.002 in absolute terms (at or
+        // below the floor of 0.01): converged.
+        m = [Double](repeating: 2, count: 16) + [0.004, 0.004, 0.002, 0.002]
+        XCTAssertEqual(curve(m).lastFifthDrop!, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(curve(m).lastFifthFall!, 0.002, accuracy: 1e-12)
+        XCTAssertEqual(curve(m).converged, true)
+        // 0.05 to 0.035: 30 % and 0.015 (above the floor): not converged.
+        m = [Double](repeating: 2, count: 16) + [0.05, 0.05, 0.035, 0.035]
+        XCTAssertEqual(curve(m).converged, false)
         // Fewer than 20 segments: no verdict.
         XCTAssertNil(curve([1, 0.5, 0.2]).converged)
     }
