@@ -14,6 +14,16 @@ public struct Claim: Equatable, Sendable {
         /// Experts (blocks) chosen per token for method `a` grow with the difficulty level,
         /// within task and seed and with the input length held fixed (`DifficultyTrend`).
         case difficultyTrend = "difficulty_trend"
+        /// Total parameters of `a` over `b` within [`min`, `max`] (deterministic).
+        case paramsRatio = "params_ratio"
+        /// Experts (blocks) chosen per token for method `a`: the mean over `tasks_a` minus the
+        /// mean over `tasks_b`, per seed (mean over layers and evaluation tokens), paired
+        /// over seeds; the difficulty claim's margin.
+        case expertsByTask = "experts_by_task"
+        /// Experts chosen per token for method `a` differ across layers: per seed and layer
+        /// the mean over the suite's tasks; a repeated-measures ANOVA over layers with seeds
+        /// as blocks, and the per-seed range of the layer means against a margin.
+        case expertsByLayer = "experts_by_layer"
     }
 
     public var id: String
@@ -28,9 +38,18 @@ public struct Claim: Equatable, Sendable {
     public var expected: Double?
     public var expectedHigh: Double?
     public var max: Double?
+    /// Lower bound of a `params_ratio` claim.
+    public var min: Double?
+    /// The two task groups of an `experts_by_task` claim.
+    public var tasksA: [String] = []
+    public var tasksB: [String] = []
 
     public init(id: String, paper: String, source: String, text: String, kind: Kind, a: String, b: String?,
-                suites: [String], expected: Double?, expectedHigh: Double?, max: Double?) {
+                suites: [String], expected: Double?, expectedHigh: Double?, max: Double?, min: Double? = nil,
+                tasksA: [String] = [], tasksB: [String] = []) {
+        self.min = min
+        self.tasksA = tasksA
+        self.tasksB = tasksB
         self.id = id
         self.paper = paper
         self.source = source
@@ -66,7 +85,7 @@ public enum ClaimsFile {
                 return v
             }
             let test = try get("test")
-            let t = try test.mapping(allowed: ["kind", "a", "b", "suites", "expected", "expected_high", "max"])
+            let t = try test.mapping(allowed: ["kind", "a", "b", "suites", "expected", "expected_high", "max", "min", "tasks_a", "tasks_b"])
             func tget(_ k: String) -> YAMLReader? { t.first { $0.0 == k }?.1 }
             guard let kr = tget("kind") else { throw test.error("missing 'kind'") }
             let kname = try kr.string()
@@ -75,13 +94,19 @@ public enum ClaimsFile {
             }
             guard let a = try tget("a")?.string() else { throw test.error("missing 'a'") }
             let b = try tget("b")?.string()
-            if kind != .difficultyTrend && b == nil { throw test.error("kind '\(kname)' needs 'b'") }
+            let needsB: Set<Claim.Kind> = [.difference, .flopsRatio, .activeRatio, .paramsRatio]
+            if needsB.contains(kind) && b == nil { throw test.error("kind '\(kname)' needs 'b'") }
             let maxV = try tget("max")?.double()
-            if (kind == .flopsRatio || kind == .activeRatio) && maxV == nil { throw test.error("kind '\(kname)' needs 'max'") }
+            let minV = try tget("min")?.double()
+            if (kind == .flopsRatio || kind == .activeRatio || kind == .paramsRatio) && maxV == nil { throw test.error("kind '\(kname)' needs 'max'") }
+            if kind == .paramsRatio && minV == nil { throw test.error("kind '\(kname)' needs 'min'") }
+            let tasksA = try tget("tasks_a")?.stringList() ?? [], tasksB = try tget("tasks_b")?.stringList() ?? []
+            if kind == .expertsByTask && (tasksA.isEmpty || tasksB.isEmpty) { throw test.error("kind '\(kname)' needs 'tasks_a' and 'tasks_b'") }
             out.append(Claim(id: try get("id").string(), paper: try get("paper").string(), source: try get("source").string(),
                              text: try get("claim").string(), kind: kind, a: a, b: b,
                              suites: try tget("suites")?.stringList() ?? [], expected: try tget("expected")?.double(),
-                             expectedHigh: try tget("expected_high")?.double(), max: maxV))
+                             expectedHigh: try tget("expected_high")?.double(), max: maxV, min: minV,
+                             tasksA: tasksA, tasksB: tasksB))
         }
         return out
     }
@@ -213,6 +238,18 @@ public enum ClaimChecker {
                                 zip(p.seeds, p.differences).map { String(format: "s%d %+.2f", $0, $1) }.joined(separator: ", "))
             v.test = String(format: "paired t over seeds: t = %.2f, df = %d", p.se > 0 ? p.mean / p.se : .nan, p.n - 1)
             return v
+        case .expertsByTask:
+            return checkByTask(claim, suite: suite, rs: rs)
+        case .expertsByLayer:
+            return checkByLayer(claim, suite: suite, rs: rs)
+        case .paramsRatio:
+            guard let b = claim.b, let lo = claim.min, let hi = claim.max,
+                  let va = Scores.totalParams(rs, suite: suite, method: claim.a), let vb = Scores.totalParams(rs, suite: suite, method: b), vb > 0 else { return nil }
+            let r = va / vb
+            return ClaimVerdict(claim: claim, suite: suite,
+                                measured: String(format: "ratio %.4f (%@ %.0f / %@ %.0f parameters)", r, claim.a, va, b, vb),
+                                test: String(format: "measured ratio in [%.2f, %.2f] (deterministic count)", lo, hi),
+                                verdict: r >= lo && r <= hi ? .reproduced : .notReproduced)
         case .flopsRatio, .activeRatio:
             guard let b = claim.b, let bound = claim.max else { return nil }
             let get = claim.kind == .flopsRatio ? Scores.forwardFlops : Scores.activeParams
@@ -247,6 +284,98 @@ public enum ClaimChecker {
                             p.se > 0 ? p.mean / p.se : .nan, p.n - 1)
             return v
         }
+    }
+
+    /// Mean experts chosen per token of each layer of a result (nil for a result without
+    /// routed layers).
+    static func layerChosen(_ r: CellResult) -> [Double]? {
+        let l = r.routing.map(\.meanChosen)
+        return l.isEmpty || !l.allSatisfy(\.isFinite) ? nil : l
+    }
+
+    static func checkByTask(_ claim: Claim, suite: String, rs: [CellResult]) -> ClaimVerdict? {
+        let mine = rs.filter { $0.method == claim.a && $0.isOK }
+        guard mine.contains(where: { claim.tasksA.contains($0.task) || claim.tasksB.contains($0.task) }) else { return nil }
+        // Per seed: the mean over each group's tasks of the result's mean over layers; a seed
+        // counts when it has every task of both groups.
+        var perSeed: [Int: Double] = [:]
+        var groupMeans: [Int: (Double, Double)] = [:]
+        for seed in Set(mine.map(\.seed)).sorted() {
+            func group(_ tasks: [String]) -> Double? {
+                let v = tasks.compactMap { t in mine.first { $0.seed == seed && $0.task == t }.flatMap(\.meanChosen) }
+                return v.count == tasks.count ? Stats.mean(v) : nil
+            }
+            guard let a = group(claim.tasksA), let b = group(claim.tasksB) else { continue }
+            perSeed[seed] = a - b
+            groupMeans[seed] = (a, b)
+        }
+        let seeds = perSeed.keys.sorted()
+        let names = { (ts: [String]) in ts.map { TaskCatalog.info($0)?.title ?? $0 }.joined(separator: ", ") }
+        guard let p = Stats.paired(differences: seeds.map { perSeed[$0]! }, seeds: seeds) else {
+            return ClaimVerdict(claim: claim, suite: suite, measured: "\(seeds.count) seed(s) with every task of both groups",
+                                test: "the t interval over seeds needs at least 2 seeds", verdict: .inconclusive)
+        }
+        var v = tested(claim, suite: suite, p: p, lower: 0, upper: difficultyMargin, unit: "experts per token")
+        let ga = Stats.mean(seeds.map { groupMeans[$0]!.0 }), gb = Stats.mean(seeds.map { groupMeans[$0]!.1 })
+        v.measured = String(format: "%+.4f experts per token (%@: %.4f; %@: %.4f); n = %d seeds", p.mean,
+                            names(claim.tasksA), ga, names(claim.tasksB), gb, p.n)
+        v.test = String(format: "t over seeds of the per-seed difference of the group means: t = %.2f, df = %d",
+                        p.se > 0 ? p.mean / p.se : .nan, p.n - 1)
+        return v
+    }
+
+    /// The repeated-measures one-way ANOVA of `y[seed][layer]` with seeds as blocks: F and
+    /// its degrees of freedom, and the upper-tail p-value. Nil with fewer than 2 seeds or 2
+    /// layers, or no residual variance.
+    public static func layerANOVA(_ y: [[Double]]) -> (f: Double, df1: Int, df2: Int, p: Double)? {
+        let n = y.count
+        guard n >= 2, let l = y.first?.count, l >= 2, y.allSatisfy({ $0.count == l }) else { return nil }
+        let grand = y.flatMap { $0 }.reduce(0, +) / Double(n * l)
+        let layerMeans = (0..<l).map { j in y.map { $0[j] }.reduce(0, +) / Double(n) }
+        let seedMeans = y.map { $0.reduce(0, +) / Double(l) }
+        var ssLayer = 0.0, ssError = 0.0
+        for j in 0..<l { ssLayer += Double(n) * (layerMeans[j] - grand) * (layerMeans[j] - grand) }
+        for i in 0..<n { for j in 0..<l {
+            let r = y[i][j] - layerMeans[j] - seedMeans[i] + grand
+            ssError += r * r
+        } }
+        let df1 = l - 1, df2 = (l - 1) * (n - 1)
+        guard ssError > 0 else { return nil }
+        let f = (ssLayer / Double(df1)) / (ssError / Double(df2))
+        // P(F > f) = I_{df2 / (df2 + df1 f)}(df2 / 2, df1 / 2).
+        let p = Stats.incompleteBeta(Double(df2) / (Double(df2) + Double(df1) * f), Double(df2) / 2, Double(df1) / 2)
+        return (f, df1, df2, p)
+    }
+
+    static func checkByLayer(_ claim: Claim, suite: String, rs: [CellResult]) -> ClaimVerdict? {
+        let mine = rs.filter { $0.method == claim.a && $0.isOK && layerChosen($0) != nil }
+        guard !mine.isEmpty else { return nil }
+        let tasks = Set(mine.map(\.task)).sorted()
+        var y: [[Double]] = [], seeds: [Int] = []
+        for seed in Set(mine.map(\.seed)).sorted() {
+            let per = tasks.compactMap { t in mine.first { $0.seed == seed && $0.task == t }.flatMap(layerChosen) }
+            guard per.count == tasks.count, let l = per.first?.count, per.allSatisfy({ $0.count == l }) else { continue }
+            y.append((0..<l).map { j in Stats.mean(per.map { $0[j] }) })
+            seeds.append(seed)
+        }
+        guard let anova = layerANOVA(y), let p = Stats.paired(differences: y.map { ($0.max()! - $0.min()!) }, seeds: seeds) else {
+            return ClaimVerdict(claim: claim, suite: suite, measured: "\(y.count) seed(s) with every task",
+                                test: "the repeated-measures ANOVA needs at least 2 seeds and 2 layers", verdict: .inconclusive)
+        }
+        var v = tested(claim, suite: suite, p: p, lower: 0, upper: difficultyMargin, unit: "experts per token")
+        // Reproduced: the ANOVA rejects "every layer has the same mean". Not reproduced: the
+        // per-seed range of the layer means (max − min, which overstates the true range)
+        // is shown below the margin.
+        v.pAbove = anova.p
+        v.pAboveHolm = anova.p
+        v.unadjustedVerdict = decide(rejectAbove: anova.p < alpha, rejectBelow: v.pBelow! < alpha)
+        v.verdict = v.unadjustedVerdict
+        let layerMeans = (0..<y[0].count).map { j in Stats.mean(y.map { $0[j] }) }
+        v.measured = String(format: "layer means %@ experts per token (mean over %d task(s)); range %.4f; n = %d seeds",
+                            layerMeans.map { String(format: "%.3f", $0) }.joined(separator: ", "), tasks.count, p.mean, p.n)
+        v.test = String(format: "repeated-measures ANOVA over layers, seeds as blocks: F = %.2f, df = (%d, %d); the interval is of the per-seed range",
+                        anova.f, anova.df1, anova.df2)
+        return v
     }
 
     static func tested(_ claim: Claim, suite: String, p: Stats.Paired, lower: Double, upper: Double, unit: String) -> ClaimVerdict {

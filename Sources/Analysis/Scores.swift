@@ -58,4 +58,11 @@ public enum Scores {
         let v = results.filter { $0.suite == suite && $0.method == method && $0.isOK }.compactMap { $0.params?.active }
         return v.isEmpty ? nil : Stats.mean(v)
     }
+
+    /// Mean total parameters of `method`'s successful results in `suite` (every expert
+    /// counted, whether or not it is active for a token).
+    public static func totalParams(_ results: [CellResult], suite: String, method: String) -> Double? {
+        let v = results.filter { $0.suite == suite && $0.method == method && $0.isOK }.compactMap { $0.params.map { Double($0.total) } }
+        return v.isEmpty ? nil : Stats.mean(v)
+    }
 }

@@ -24,6 +24,9 @@ public enum ClaimsReport {
             return "better (> 0)"
         case .flopsRatio, .activeRatio: return String(format: "ratio <= %.2f", c.max ?? 0)
         case .difficultyTrend: return "rises with difficulty"
+        case .paramsRatio: return String(format: "ratio in [%.2f, %.2f]", c.min ?? 0, c.max ?? 0)
+        case .expertsByTask: return "more experts on \(c.tasksA.map { TaskCatalog.info($0)?.title ?? $0 }.joined(separator: ", ")) than on \(c.tasksB.map { TaskCatalog.info($0)?.title ?? $0 }.joined(separator: ", "))"
+        case .expertsByLayer: return "layers differ"
         }
     }
 
@@ -54,10 +57,13 @@ public enum ClaimsReport {
                 boot = "[\(signed(pr.bootLow)), \(signed(pr.bootHigh))]"
             }
             if let lo = v.lower, let up = v.upper {
-                let unit = c.kind == .difficultyTrend ? " experts/level" : ""
+                let experts = c.kind == .difficultyTrend || c.kind == .expertsByTask || c.kind == .expertsByLayer
+                let unit = c.kind == .difficultyTrend ? " experts/level" : experts ? " experts/token" : ""
                 margin = c.kind == .difference && c.expected != nil
                     ? "above \(signed(lo, 1)); below paper's \(signed(up, 1))"
-                    : "above \(signed(lo, 1)); below margin \(signed(up, c.kind == .difficultyTrend ? 2 : 1))\(unit)"
+                    : c.kind == .expertsByLayer
+                    ? "ANOVA p below \(ClaimChecker.alpha); range below margin \(signed(up, 2))\(unit)"
+                    : "above \(signed(lo, 1)); below margin \(signed(up, experts ? 2 : 1))\(unit)"
             }
             if v.isTested {
                 p = "above: \(pValue(v.pAbove)) (\(pValue(v.pAboveHolm))); below: \(pValue(v.pBelow)) (\(pValue(v.pBelowHolm)))"
@@ -80,7 +86,7 @@ public enum ClaimsReport {
         let changed = rows.filter { $0.verdict != $0.unadjustedVerdict }
         let family = rows.filter(\.isTested).count
         s += "\n## Holm correction\n\n"
-        s += "Family: the \(family) rows above with a statistical test (difference and difficulty rows; the ratio rows are deterministic counts and take no part). "
+        s += "Family: the \(family) rows above with a statistical test (difference, difficulty and experts-per-token rows; the ratio rows are deterministic counts and take no part). "
         s += "Each row has two one-sided p-values; Holm's step-down procedure runs over the \(family) \"above\" p-values (the test that makes a row *reproduced*) and, separately, over the \(family) \"below\" p-values (the test that makes it *not reproduced*), each at familywise level \(ClaimChecker.alpha). "
         s += "The p column shows raw and (Holm-adjusted) values; a test passes when its adjusted p is below \(ClaimChecker.alpha). "
         if changed.isEmpty {
@@ -130,7 +136,9 @@ public enum ClaimsReport {
         s += "- **Intervals.** The 95% t interval of the mean paired difference (`mean ± t(0.975, n−1) · SD / √n`) decides the verdict. Beside it, a percentile bootstrap of the mean (\(Stats.bootstrapResamples) resamples of the n differences with replacement, generator `RNG(seed: \(Stats.bootstrapSeed))`, 2.5 and 97.5 percentiles by linear interpolation); with few seeds the bootstrap interval is too narrow (it cannot see beyond the observed values) and is shown only as a check.\n"
         s += "- **Difference claims.** Two one-sided paired t-tests: *reproduced* when \"effect <= 0\" is rejected; *not reproduced* when \"effect >= upper\" is rejected, where upper is the paper's figure (its lower end for a range: DLR's +2.4 to +3.2 is judged against +2.4, top-p's +0.7 against +0.7) or, for a \"better (> 0)\" claim, the equivalence margin of \(String(format: "%.1f", ClaimChecker.margin)) points. A significant effect shown smaller than the paper's figure (or than the margin) is *not reproduced*; an effect above the figure is *reproduced* (the claims are improvements, not exact values). Without the Holm correction this is: the 95% interval wholly above 0 → reproduced; wholly below upper → not reproduced.\n"
         s += "- **Difficulty claim** (experts per token of the method against the proxy difficulty level). Within each result (one task, one seed), each evaluation set's inputs are cut into \(DifficultyTrend.lengthBins) equal-count length bins (tokens for text, frames for speech; images all have one length), and the slope of the mean experts per token on the level is fitted with one intercept per (set, length bin), weighted by examples: a within-task, within-seed, length-controlled slope. Per seed the slopes are averaged over the suite's tasks; the per-seed means give the t interval over seeds (the evaluation examples are fixed, so the interval covers training variation, not the sampling of inputs). Reproduced when \"slope <= 0\" is rejected, not reproduced when \"slope >= \(ClaimChecker.difficultyMargin) experts per level\" is rejected (\(ClaimChecker.difficultyMargin) is 1% of top-2's two experts).\n"
-        s += "- **Ratio claims** are deterministic counts of the engine (forward FLOPs per example counted over the evaluation set, active parameters per example): reproduced when the ratio is at most the bound, else not reproduced; no interval, no part in the Holm family.\n"
+        s += "- **Experts per task group** (`experts_by_task`). Per seed, each result's experts chosen per token (mean over layers and evaluation tokens) is averaged over each group's tasks, and the difference of the two group means is taken; the t interval over seeds decides as for the difficulty claim: reproduced when \"difference <= 0\" is rejected, not reproduced when \"difference >= \(ClaimChecker.difficultyMargin) experts per token\" is rejected. A seed counts only with every task of both groups.\n"
+        s += "- **Experts per layer** (`experts_by_layer`). Per seed and layer, the experts chosen per token averaged over the suite's tasks. Reproduced when a repeated-measures one-way ANOVA over layers with seeds as blocks (F = MS(layer) / MS(layer × seed), df = (L − 1, (L − 1)(n − 1))) rejects \"every layer has the same mean\" (its p stands in the \"above\" column of the Holm family); not reproduced when the per-seed range of the layer means (max − min; it overstates the true range, so the test is conservative) is shown below \(ClaimChecker.difficultyMargin) experts per token by the one-sided t-test (the \"below\" column). The interval shown is that of the range.\n"
+        s += "- **Ratio claims** are deterministic counts of the engine (forward FLOPs per example counted over the evaluation set, active or total parameters): reproduced when the ratio is at most the bound (within [min, max] for a `params_ratio` claim), else not reproduced; no interval, no part in the Holm family.\n"
         return s
     }
 
