@@ -43,12 +43,15 @@ final class FlopsModelTests: XCTestCase {
         }
     }
 
-    /// The gate biases of MoLEx and DLR (`gate_bias`) and MoLEx without balance loss: the
-    /// analytic model follows the count, and the bias adds the same router FLOPs to both.
+    /// The gate biases of MoLEx and DLR (`gate_bias`), MoLEx without balance loss, and the
+    /// gate renormalisation of Switch, top-p and top-2: the analytic model follows the
+    /// count, and the bias adds the same router FLOPs to both.
     func testGateOptionsAgree() throws {
         for (method, opts) in [("molex", ["gate_bias": OptionValue.bool(true)]), ("dlr", ["gate_bias": .bool(true)]),
                                ("molex", ["balance_weight": .double(0), "gate_bias": .bool(true)]),
-                               ("molex", ["learnable_a": .bool(true), "a_per_block": .bool(false)])] {
+                               ("molex", ["learnable_a": .bool(true), "a_per_block": .bool(false)]),
+                               ("switch", ["renormalize": .bool(true)]), ("topp", ["renormalize": .bool(true)]),
+                               ("top2", ["renormalize": .bool(false)])] {
             let on = try report(method, .text, options: opts, depth: 3), off = try report(method, .text, depth: 3)
             assertAgree(on, "\(method) \(opts)")
             if opts["gate_bias"] != nil, on.meanUnits == off.meanUnits {
