@@ -109,4 +109,31 @@ final class UpcycledStartTests: XCTestCase {
         expectError("{name: experts, prefixes: [upcycled.], lr: 0.00005}", "{name: experts, lr: 0.00005}", "needs 'prefixes' or 'contains'")
         expectError("balance_weight: 0}}", "balance_weight: -1}}", "balance_weight")
     }
+
+    /// The GLUE suite's pretrained tier: upcycled methods renormalised and dropless, MoLEx
+    /// with the reference defaults per task, the optimizer groups; the other tiers run every
+    /// method with the suite's own options.
+    func testGlueSuitePretrainedRecipe() throws {
+        let file = PretrainedTierTests.repositoryRoot.appendingPathComponent("Suites/glue.yaml").path
+        let suite = try Suite.load(file: file, knownTasks: TaskCatalog.namesByModality, knownMethods: MethodRegistry.knownOptions)
+        let cells = try expandGrid(suite: suite, tierName: "pretrained")
+        func options(_ task: String, _ label: String) -> [String: OptionValue] {
+            cells.first { $0.config.task == task && $0.config.method.label == label }!.config.method.options
+        }
+        for task in suite.tiers["pretrained"]!.tasks {
+            for m in ["switch", "top2", "topp"] { XCTAssertEqual(options(task, m)["renormalize"], .bool(true), "\(task) \(m)") }
+            XCTAssertEqual(options(task, "molex")["a"], .double(0.5))
+            XCTAssertEqual(options(task, "molex")["granularity"], .string("batch"))
+            XCTAssertEqual(options(task, "molex")["gate_bias"], .bool(true))
+        }
+        XCTAssertEqual(options("mrpc", "molex")["balance_weight"], .int(0))
+        XCTAssertEqual(options("mrpc", "molex")["learnable_a"], .bool(true))
+        XCTAssertEqual(options("rte", "molex")["balance_weight"], .double(0.001))
+        XCTAssertEqual(cells[0].config.pretrained?.parameterGroups.map(\.name), ["gate", "router", "experts"])
+        for name in ["smoke", "proxy"] {
+            for c in try expandGrid(suite: suite, tierName: name) {
+                XCTAssertEqual(c.config.method, suite.method(c.config.method.label), "\(name) \(c.config.method.label)")
+            }
+        }
+    }
 }
