@@ -136,4 +136,40 @@ final class UpcycledStartTests: XCTestCase {
             }
         }
     }
+
+    /// One pretrained cell each of MoLEx with the reference options (balance off, shared
+    /// learnable a) and of renormalised Switch, trained with parameter groups: both run and
+    /// record the recipe in their configuration.
+    func testPretrainedCellsRunWithTheRecipe() throws {
+        let dir = try pretrainedDirectory()
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("moebench-recipe-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var model = ModelSpec.default
+        model.maxLength = 16
+        var training = TrainingSpec.default
+        training.steps = 2
+        training.batchSize = 4
+        training.trainExamples = 8
+        training.evalExamples = 6
+        var spec = PretrainedSpec(model: dir.path)
+        spec.parameterGroups = [ParameterGroup(name: "gate", prefixes: ["mixer.gates", "mixer.gateBiases"], lr: 0.1, weightDecay: 0.1),
+                                ParameterGroup(name: "experts", prefixes: ["upcycled."], lr: 5e-5)]
+        let env = EnvironmentRecord(gitCommit: "test", swiftVersion: "6", blas: "openblas", threads: 1, cpu: "cpu", os: "os")
+        let results = tmp.appendingPathComponent("results")
+        let trainer = Trainer(dataDir: tmp.appendingPathComponent("data"), realData: nil, resultsRoot: results,
+                              environment: env, log: { _ in })
+        for entry in [MethodEntry(label: "molex", method: "molex",
+                                  options: ["a": .double(0.5), "gate_bias": .bool(true), "granularity": .string("batch"),
+                                            "balance_weight": .int(0), "learnable_a": .bool(true), "a_per_block": .bool(false)]),
+                      MethodEntry(label: "switch", method: "switch", options: ["renormalize": .bool(true), "dropless": .bool(true)])] {
+            let cfg = CellConfig(suite: "glue", modality: .text, tier: "pretrained", data: "smoke", task: "rte",
+                                 method: entry, seed: 1, model: model, training: training, pretrained: spec)
+            let cell = Cell(config: cfg)
+            _ = GridRunner(resultsRoot: results, log: { _ in }).run([cell], runner: trainer, environment: env)
+            let r = try ResultStore.read(cell.resultPath(in: results))
+            XCTAssertTrue(r.isOK, r.failure ?? "")
+            XCTAssertEqual(r.config.pretrained?.parameterGroups, spec.parameterGroups)
+            XCTAssertEqual(r.config.method.options, entry.options)
+        }
+    }
 }
