@@ -118,7 +118,7 @@ public func expandGrid(suite: Suite, tierName: String, seedCount: Int? = nil) th
         for entry in entries {
             for seed in seeds {
                 let cfg = CellConfig(suite: suite.name, modality: suite.modality, tier: tierName, data: tier.data,
-                                     task: task, method: entry, seed: seed, model: tier.model,
+                                     task: task, method: tier.methodEntry(entry, task: task), seed: seed, model: tier.model,
                                      training: tier.taskTraining[task] ?? tier.training, pretrained: tier.pretrained)
                 cells.append(Cell(config: cfg))
             }

@@ -14,6 +14,13 @@ import Routing
 ///     lora: {rank: 8, alpha: 16, targets: [query, value]}
 ///     pooling: cls                                      # or mean
 ///     scratch_baseline: true                            # adds the `dense-scratch` cells
+///     param_groups:                                     # optimizer groups by parameter name
+///       - {name: gate, contains: [mixer.gates], lr: 0.1, weight_decay: 0.1}
+///
+/// `param_groups` (`ParameterGroup`): each group lists `prefixes` and/or `contains` (name
+/// fragments of `namedParameters()`, e.g. `mixer.gates`, `upcycled.`, `.router`), and its own
+/// peak `lr` and/or `weight_decay`; the schedule scales every group's `lr` as it scales the
+/// tier's; the first matching group wins; unmatched parameters use the tier's training spec.
 ///
 /// With `scratch_baseline`, every task and seed also runs `dense-scratch`: the same encoder
 /// architecture (the folder's `config.json`, tokenizer and vocabulary) randomly initialised
@@ -32,6 +39,8 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
     public var pooling: String
     /// Whether the tier adds the same-size from-scratch baseline (`dense-scratch`).
     public var scratchBaseline: Bool
+    /// Optimizer parameter groups (empty: one learning rate and weight decay).
+    public var parameterGroups: [ParameterGroup] = []
 
     public init(model: String = PretrainedFolder.defaultPath, loraRank: Int = 8, loraAlpha: Double = 16,
                 loraTargets: [String] = ["query", "value"], pooling: String = "cls", scratchBaseline: Bool = false) {
@@ -43,7 +52,7 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
         self.scratchBaseline = scratchBaseline
     }
 
-    enum CodingKeys: String, CodingKey { case model, loraRank, loraAlpha, loraTargets, pooling, scratchBaseline }
+    enum CodingKeys: String, CodingKey { case model, loraRank, loraAlpha, loraTargets, pooling, scratchBaseline, parameterGroups }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -53,10 +62,11 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
         loraTargets = try c.decode([String].self, forKey: .loraTargets)
         pooling = try c.decode(String.self, forKey: .pooling)
         scratchBaseline = try c.decodeIfPresent(Bool.self, forKey: .scratchBaseline) ?? false
+        parameterGroups = try c.decodeIfPresent([ParameterGroup].self, forKey: .parameterGroups) ?? []
     }
 
-    /// `scratchBaseline` is written only when set, so the configuration hashes of tiers
-    /// without it do not depend on the key.
+    /// `scratchBaseline` and `parameterGroups` are written only when set, so the
+    /// configuration hashes of tiers without them do not depend on the keys.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(model, forKey: .model)
@@ -65,6 +75,7 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
         try c.encode(loraTargets, forKey: .loraTargets)
         try c.encode(pooling, forKey: .pooling)
         if scratchBaseline { try c.encode(true, forKey: .scratchBaseline) }
+        if !parameterGroups.isEmpty { try c.encode(parameterGroups, forKey: .parameterGroups) }
     }
 
     /// The label of the same-size from-scratch baseline's cells.
@@ -77,7 +88,7 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
     public static func isScratch(_ entry: MethodEntry) -> Bool { entry.options["init"] == .string("random") }
 
     /// The tier keys this spec reads.
-    static let tierKeys = ["pretrained_model", "lora", "pooling", "scratch_baseline"]
+    static let tierKeys = ["pretrained_model", "lora", "pooling", "scratch_baseline", "param_groups"]
     /// The tier that fine-tunes a pretrained model.
     public static let tierName = "pretrained"
 
@@ -141,6 +152,31 @@ public struct PretrainedSpec: Codable, Equatable, Sendable {
             guard case .bool(let b) = try r.optionValue() else { throw r.error("scratch_baseline must be true or false") }
             spec.scratchBaseline = b
         }
+        if let r = f("param_groups") {
+            for g in try r.sequence() {
+                var group = ParameterGroup(name: "")
+                for (k, v) in try g.mapping(allowed: ["name", "prefixes", "contains", "lr", "weight_decay"]) {
+                    switch k {
+                    case "name": group.name = try v.string()
+                    case "prefixes": group.prefixes = try v.stringList()
+                    case "contains": group.contains = try v.stringList()
+                    case "lr":
+                        let lr = try v.double()
+                        if !(lr > 0 && lr <= TrainingSpec.maxLR) { throw v.error("a group's lr must be in (0, \(TrainingSpec.maxLR)], got \(lr)") }
+                        group.lr = Float(lr)
+                    case "weight_decay":
+                        let wd = try v.double()
+                        if !(wd >= 0 && wd <= 1) { throw v.error("a group's weight_decay must be in [0, 1], got \(wd)") }
+                        group.weightDecay = Float(wd)
+                    default: break
+                    }
+                }
+                if group.name.isEmpty { throw g.error("a parameter group needs a name") }
+                if group.prefixes.isEmpty && group.contains.isEmpty { throw g.error("parameter group '\(group.name)' needs 'prefixes' or 'contains'") }
+                if spec.parameterGroups.contains(where: { $0.name == group.name }) { throw g.error("duplicate parameter group '\(group.name)'") }
+                spec.parameterGroups.append(group)
+            }
+        }
         return spec
     }
 }
@@ -194,7 +230,8 @@ public struct PretrainedTrainer {
             method: cfg.method.method, options: cfg.method.options.filter { !(scratch && $0.key == "init") },
             pooling: spec.poolingKind, lora: scratch ? nil : spec.loraConfig, rng: &initRNG)
         let tid = taskID(cfg.task)
-        let (loop, ckpt) = trainer.trainLoop(cell, trainCount: task.trainCount)
+        var (loop, ckpt) = trainer.trainLoop(cell, trainCount: task.trainCount)
+        loop.parameterGroups = spec.parameterGroups
         model.train()
         let outcome = try loop.run(model: model, rng: master.split("loop:\(cfg.task)"), step: { idx, rng in
             let b = task.trainBatch(idx, rng: &rng)

@@ -187,6 +187,22 @@ public struct TierSpec: Codable, Equatable, Sendable {
     public var seeds: [Int]
     /// The pretrained tier: the model folder and the fine-tuning recipe (nil elsewhere).
     public var pretrained: PretrainedSpec? = nil
+    /// Tier key `method_options`: per method label, options set in this tier on top of the
+    /// method entry's own (`method_options: {switch: {renormalize: true}}`).
+    public var methodOptions: [String: [String: OptionValue]] = [:]
+    /// Tier key `task_method_options`: per task, then per method label, options on top of
+    /// those (`task_method_options: {mrpc: {molex: {balance_weight: 0}}}`).
+    public var taskMethodOptions: [String: [String: [String: OptionValue]]] = [:]
+
+    /// The method entry `entry` as this tier runs it on `task`: its options, then the tier's
+    /// `method_options`, then the task's `task_method_options` (later ones win). Without
+    /// either key the entry is returned unchanged (and the cell hashes do not change).
+    public func methodEntry(_ entry: MethodEntry, task: String) -> MethodEntry {
+        var e = entry
+        if let o = methodOptions[entry.label] { e.options.merge(o) { $1 } }
+        if let o = taskMethodOptions[task]?[entry.label] { e.options.merge(o) { $1 } }
+        return e
+    }
 }
 
 /// A validated suite file.
@@ -284,7 +300,8 @@ public struct Suite: Equatable, Sendable {
 
         var tiers: [String: TierSpec] = [:]
         for (tierName, t) in try require("tiers").mapping(allowed: tierNames) {
-            let fields = try t.mapping(allowed: ["data", "model", "training", "task_training", "tasks", "methods", "seeds"]
+            let fields = try t.mapping(allowed: ["data", "model", "training", "task_training", "tasks", "methods", "seeds",
+                                                 "method_options", "task_method_options"]
                                           + PretrainedSpec.tierKeys)
             func f(_ k: String) -> YAMLReader? { fields.first { $0.0 == k }?.1 }
             let dataReader = f("data")
@@ -344,10 +361,33 @@ public struct Suite: Equatable, Sendable {
                     }
                 }
             }
+            // Options per method label (and per task), validated as the entry's own options
+            // merged with them.
+            func readMethodOptions(_ r: YAMLReader, base: [String: [String: OptionValue]]) throws -> [String: [String: OptionValue]] {
+                var out: [String: [String: OptionValue]] = [:]
+                for (label, o) in try r.mapping(allowed: tierMethods) {
+                    guard let entry = methods.first(where: { $0.label == label }) else { continue }
+                    var opts: [String: OptionValue] = [:], readers: [String: YAMLReader] = [:]
+                    for (k, v) in try o.mapping(allowed: (knownMethods[entry.method] ?? []).sorted()) {
+                        opts[k] = try v.optionValue()
+                        readers[k] = v
+                        try checkOptionLimit(k, opts[k]!, v)
+                    }
+                    let merged = entry.options.merging(base[label] ?? [:]) { $1 }.merging(opts) { $1 }
+                    try checkMethodOptions(entry.method, merged, readers: readers, entry: o)
+                    out[label] = opts
+                }
+                return out
+            }
+            let methodOptions = try f("method_options").map { try readMethodOptions($0, base: [:]) } ?? [:]
+            var taskMethodOptions: [String: [String: [String: OptionValue]]] = [:]
+            if let r = f("task_method_options") {
+                for (task, o) in try r.mapping(allowed: tierTasks) { taskMethodOptions[task] = try readMethodOptions(o, base: methodOptions) }
+            }
             let seeds = try f("seeds").map { try seedList($0) } ?? baseSeeds
             tiers[tierName] = TierSpec(name: tierName, data: data, model: tierModel, training: training,
                                        taskTraining: taskTraining, tasks: tierTasks, methods: tierMethods, seeds: seeds,
-                                       pretrained: pretrained)
+                                       pretrained: pretrained, methodOptions: methodOptions, taskMethodOptions: taskMethodOptions)
         }
         return Suite(name: name, file: file, modality: modality, tasks: tasks, methods: methods, tiers: tiers)
     }

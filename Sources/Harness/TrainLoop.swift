@@ -101,6 +101,10 @@ public struct TrainLoop {
     public var configHash: String
     /// Where periodic checkpoints go (nil: never checkpoint).
     public var checkpointURL: URL?
+    /// Parameter groups with their own learning rate and weight decay, found by the
+    /// parameters' names in the model (`ParameterGroup`); empty: one learning rate and
+    /// weight decay for every parameter.
+    public var parameterGroups: [ParameterGroup] = []
 
     public init(spec: TrainingSpec, trainCount: Int, configHash: String, checkpointURL: URL?) {
         self.spec = spec
@@ -157,8 +161,10 @@ public struct TrainLoop {
                     curveEvaluation: CurveEvaluation? = nil,
                     progress: (TrainingProgress) -> Void) throws -> Outcome {
         precondition(trainCount > 0, "no training examples")
-        let params = model.parameters()
+        let named = model.namedParameters()
+        let params = named.map(\.1)
         let optimizer = makeOptimizer(params)
+        if !parameterGroups.isEmpty { optimizer.setGroups(parameterGroups, names: named.map(\.0)) }
         let sched = schedule
         let total = totalSteps
         var dataRNG = rng.split("data"), trainRNG = rng.split("train")

@@ -27,6 +27,44 @@ public struct OptimizerStateError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
+/// A parameter group: parameters found by name that train with their own learning rate
+/// and weight decay (PyTorch's `param_groups`). Names are the dotted paths
+/// `Module.namedParameters()` gives (e.g. `layers.3.ffn.router.weight`).
+///
+/// A parameter belongs to the first group with a `prefixes` entry its name starts with or a
+/// `contains` entry its name contains; parameters matched by no group form the default
+/// group, which uses the optimizer's own `lr` and weight decay.
+///
+/// `lr` is the group's *peak* learning rate, on the same scale as the optimizer's initial
+/// `lr` (its base): a schedule that sets `optimizer.lr` each step scales every group the same
+/// way, the group's learning rate at a step being `optimizer.lr · group.lr / base`. nil keeps
+/// the optimizer's learning rate (and `weightDecay` nil its weight decay).
+public struct ParameterGroup: Codable, Equatable, Sendable {
+    public var name: String
+    public var prefixes: [String]
+    public var contains: [String]
+    public var lr: Float?
+    public var weightDecay: Float?
+
+    public init(name: String, prefixes: [String] = [], contains: [String] = [], lr: Float? = nil, weightDecay: Float? = nil) {
+        self.name = name
+        self.prefixes = prefixes
+        self.contains = contains
+        self.lr = lr
+        self.weightDecay = weightDecay
+    }
+
+    /// Whether parameter `name` belongs to this group.
+    public func matches(_ name: String) -> Bool {
+        prefixes.contains { name.hasPrefix($0) } || contains.contains { !$0.isEmpty && name.contains($0) }
+    }
+
+    /// For each name, the index of the first group it matches, or nil (the default group).
+    public static func assign(_ groups: [ParameterGroup], names: [String]) -> [Int?] {
+        names.map { n in groups.firstIndex { $0.matches(n) } }
+    }
+}
+
 /// The base of all optimizers: owns the parameter list, the per-parameter state buffers
 /// ("slots", allocated zero-filled up front so that they can be restored in place) and the
 /// step counters. A subclass names its slots and overrides `update` for one parameter.
@@ -48,6 +86,13 @@ open class Optimizer {
     public let slotNames: [String]
     /// `slots[s][i]`: buffer `slotNames[s]` of parameter `i`, same shape as the parameter.
     private let slots: [[Tensor]]
+    /// The learning rate given at construction: the scale group learning rates are
+    /// relative to (see `ParameterGroup`).
+    public let baseLR: Float
+    /// The parameter groups (empty: every parameter in the default group).
+    public private(set) var groups: [ParameterGroup] = []
+    /// Per parameter, its group's index in `groups`, or nil for the default group.
+    public private(set) var groupOfParam: [Int?]
 
     public init(_ params: [Tensor], lr: Float, slotNames: [String]) {
         var seen = Set<ObjectIdentifier>()
@@ -57,9 +102,37 @@ open class Optimizer {
         }
         self.params = params
         self.lr = lr
+        self.baseLR = lr
         self.paramSteps = [Int](repeating: 0, count: params.count)
+        self.groupOfParam = [Int?](repeating: nil, count: params.count)
         self.slotNames = slotNames
         self.slots = slotNames.map { _ in params.map { Tensor(zeros: $0.shape) } }
+    }
+
+    /// Puts the parameters into `groups` by name: `names[i]` is the name of `params[i]`
+    /// (`module.namedParameters()` order). Parameters matching no group stay in the default
+    /// group, whose updates are exactly those of an optimizer without groups.
+    public final func setGroups(_ groups: [ParameterGroup], names: [String]) {
+        precondition(names.count == params.count, "\(names.count) names for \(params.count) parameters")
+        precondition(baseLR > 0 || groups.allSatisfy { $0.lr == nil }, "group learning rates need a positive base learning rate")
+        self.groups = groups
+        self.groupOfParam = ParameterGroup.assign(groups, names: names)
+    }
+
+    /// The learning rate of parameter `index` at this step: `lr` in the default group,
+    /// `lr · group.lr / baseLR` in a group with its own learning rate.
+    @inline(__always)
+    public final func lr(for index: Int) -> Float {
+        guard let g = groupOfParam[index], let glr = groups[g].lr else { return lr }
+        return Float(Double(lr) * Double(glr) / Double(baseLR))
+    }
+
+    /// The weight decay of parameter `index`: its group's, or `defaultValue` (the
+    /// optimizer's own).
+    @inline(__always)
+    public final func weightDecay(for index: Int, default defaultValue: Float) -> Float {
+        guard let g = groupOfParam[index], let wd = groups[g].weightDecay else { return defaultValue }
+        return wd
     }
 
     /// The optimizer's name in saved state.
@@ -154,7 +227,7 @@ public final class SGD: Optimizer {
 
     public override func update(_ param: Tensor, grad g: UnsafeMutablePointer<Float>, index: Int, step: Int) {
         let p = param.data, n = param.count
-        let lr = self.lr, mu = momentum, wd = weightDecay, keep = 1 - dampening
+        let lr = self.lr(for: index), mu = momentum, wd = weightDecay(for: index, default: weightDecay), keep = 1 - dampening
         if mu == 0 {
             for j in 0..<n {
                 let d = wd != 0 ? g[j] + wd * p[j] : g[j]
@@ -198,14 +271,15 @@ public class Adam: Optimizer {
         super.init(params, lr: lr, slotNames: ["exp_avg", "exp_avg_sq"])
     }
 
-    /// The weight decay added to the gradient (L2); AdamW applies its decay separately.
-    var coupledWeightDecay: Float { weightDecay }
+    /// The weight decay added to the gradient (L2) of parameter `index`; AdamW applies its
+    /// decay separately.
+    func coupledWeightDecay(_ index: Int) -> Float { weightDecay(for: index, default: weightDecay) }
 
     public override func update(_ param: Tensor, grad g: UnsafeMutablePointer<Float>, index: Int, step: Int) {
         let p = param.data, n = param.count
         let m = slot(0, index), v = slot(1, index)
         let b2 = beta2, oneMinusB1 = 1 - beta1, oneMinusB2 = 1 - beta2, eps = self.eps
-        let wd = coupledWeightDecay
+        let wd = coupledWeightDecay(index), lr = self.lr(for: index)
         let bc1 = 1 - Foundation.pow(Double(beta1), Double(step))
         let bc2 = 1 - Foundation.pow(Double(beta2), Double(step))
         let stepSize = Float(Double(lr) / bc1)
@@ -229,11 +303,12 @@ public final class AdamW: Adam {
         super.init(params, lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
     }
 
-    override var coupledWeightDecay: Float { 0 }
+    override func coupledWeightDecay(_ index: Int) -> Float { 0 }
 
     public override func update(_ param: Tensor, grad g: UnsafeMutablePointer<Float>, index: Int, step: Int) {
-        if weightDecay != 0 {
-            let p = param.data, decay = 1 - lr * weightDecay
+        let wd = weightDecay(for: index, default: weightDecay)
+        if wd != 0 {
+            let p = param.data, decay = 1 - lr(for: index) * wd
             for j in 0..<param.count { p[j] *= decay }
         }
         super.update(param, grad: g, index: index, step: step)

@@ -22,6 +22,11 @@ import Tensor
 ///   router from scratch; the experts and routers train fully, the rest stays frozen with
 ///   its adapters. The MoE layer reads the attention sublayer's output `h1` (real tokens
 ///   only) and its output goes through BERT's dropout, residual and output layer norm.
+///   With the gates renormalised over the chosen experts (`renormalize`: GShard's
+///   normalisation for top-2, a stop-gradient denominator for switch and topp; see
+///   `renormalizedGates`) and no capacity drops (`dropless`), every upcycled layer computes
+///   its pretrained FFN at step 0, so the model starts as the pretrained encoder; with the
+///   raw probabilities as gates it starts from a scaled-down FFN instead.
 ///
 /// The block mixers receive a `BlockEvaluator` that runs a whole post-LN BERT layer
 /// (attention and FFN sublayers, each with its residual and layer norm) on the requested

@@ -28,13 +28,19 @@
 ///   blocks read the same input `h` (they could run concurrently); each block is evaluated
 ///   once per input however often it is chosen (`Block_i(h)` is reused when `i ∈ S`); the
 ///   parameter overhead is the two gates and the task embeddings only
-///   (`parameterCount`: `(d + 16)·L + d·L + tasks·16`, under 1% of the model).
+///   (`parameterCount`: `(d + 16)·L + d·L + tasks·16`, `+ 2·L` with `gate_bias`, under 1% of
+///   the model).
 /// - Losses -> MoLEx's balance loss on `q`, `g_balance · L · Σ_l f_l P_l` (`f_l` the fraction
 ///   of sequences whose top block, `argmax q`, is `l`; `P_l` the mean of `q_l` over the
 ///   batch; `g_balance = 0.01`, option `balance_weight`), plus the entropy (dynamic) loss
 ///   `beta · mean_b(-Σ_l q_bl log q_bl)`, `beta = 1e-4` (option `entropy_beta`).
 ///
-/// The gates are shared by all blocks (one per block with `gate_per_block`). The number of
+/// The gates are shared by all blocks (one per block with `gate_per_block`). With `gate_bias`
+/// both gates are linear layers with a bias (`[L]` each, drawn after all gate weights and
+/// the task embedding, `U(±1/sqrt(fan_in))` as `nn.Linear`), the gate convention of MoLEx's
+/// reference code, which DLR says it builds on. MoLEx's batch-wide vote has no counterpart
+/// here: DLR's level-1 choice is a top-p set per sequence from the pooled sequence, not a
+/// vote of tokens. The number of
 /// task ids is the option `tasks` (default 11, the suite's tasks). Initialisation: `W_s` and
 /// `W_t` as PyTorch's `nn.Linear` (`U(±1/sqrt(fan_in))`), `e_task` `N(0, 1)` as
 /// `nn.Embedding`.
@@ -44,12 +50,12 @@
 /// statistics record `S_b` per sequence); router (`.router`): mean pooling `2·N·d`, `W_s`
 /// `2·B·(d + 16)·L`, temperature `B·L`, softmax over `L` per sequence, token gate `2·N·d·L`,
 /// mask `N·L`, softmax over `L` per token, `w = q·r` `N·L`, balance `B·L + 2L`, entropy
-/// `3·B·L`, their sum 1; combine (`.expert`): one weighted scatter of the chosen rows per
+/// `3·B·L`, their sum 1 (with `gate_bias`, `B·L + N·L` more for the biases); combine (`.expert`): one weighted scatter of the chosen rows per
 /// chosen block (`2·d` per token and chosen block), `(groups - 1)·B·T·d` to sum them and
 /// `3·B·T·d` for `a·Y_i + (1-a)·M`.
 public final class DLR: Module, BlockMixer {
     public static let optionKeys: Set<String> = ["a", "tau", "k_max", "temperature", "task_dim", "tasks",
-                                                 "gate_per_block", "balance_weight", "entropy_beta"]
+                                                 "gate_per_block", "balance_weight", "entropy_beta", "gate_bias"]
 
     /// `W_s: [d + taskDim, L]`, one or `L` of them.
     public let sequenceGates: [Tensor]
@@ -57,6 +63,10 @@ public final class DLR: Module, BlockMixer {
     public let tokenGates: [Tensor]
     /// `[tasks, taskDim]`.
     public let taskEmbedding: Tensor
+    /// With `gate_bias`, the biases `[L]` of the sequence gates and of the token gates (one
+    /// per gate); else empty.
+    public let sequenceGateBiases: [Tensor]
+    public let tokenGateBiases: [Tensor]
     public let a: Float
     public let tau: Float
     public let kMax: Int?
@@ -88,6 +98,13 @@ public final class DLR: Module, BlockMixer {
         sequenceGates = (0..<n).map { _ in Init.linearDefault([d + taskDim, L], fanIn: d + taskDim, rng: &rng) }
         tokenGates = (0..<n).map { _ in Init.linearDefault([d, L], fanIn: d, rng: &rng) }
         taskEmbedding = Init.normal([tasks, taskDim], std: 1, rng: &rng)
+        if try options.bool("gate_bias", default: false) {
+            sequenceGateBiases = (0..<n).map { _ in Init.linearDefault([L], fanIn: d + taskDim, rng: &rng) }
+            tokenGateBiases = (0..<n).map { _ in Init.linearDefault([L], fanIn: d, rng: &rng) }
+        } else {
+            sequenceGateBiases = []
+            tokenGateBiases = []
+        }
         self.a = Float(a)
         self.tau = Float(tau)
         self.kMax = kMax
@@ -124,6 +141,8 @@ public final class DLR: Module, BlockMixer {
                      "DLR: task id \(context.taskID) outside 0..<\(taskEmbedding.shape[0]) (option 'tasks')")
         let ws = sequenceGates.count == 1 ? sequenceGates[0] : sequenceGates[i]
         let wt = tokenGates.count == 1 ? tokenGates[0] : tokenGates[i]
+        let bs = sequenceGateBiases.isEmpty ? nil : sequenceGateBiases[sequenceGateBiases.count == 1 ? 0 : i]
+        let bt = tokenGateBiases.isEmpty ? nil : tokenGateBiases[tokenGateBiases.count == 1 ? 0 : i]
         let tokens = batch.gatherTokens(h)
 
         // Level 1: the sequence gate q [B, L] and the sets S_b.
@@ -131,7 +150,7 @@ public final class DLR: Module, BlockMixer {
             let inv = Tensor(shape: [N], scalars: batch.tokenSequence.map { 1 / Float(batch.lengths[$0]) })
             let pooled = scatterAdd(tokens, rows: batch.tokenSequence, count: B, weights: inv)
             let e = embedding(taskEmbedding, ids: [Int](repeating: context.taskID, count: B))
-            return (linear(Tensor.concat([pooled, e], axis: 1), ws) * (1 / temperature)).softmax(axis: -1)
+            return (linear(Tensor.concat([pooled, e], axis: 1), ws, bs) * (1 / temperature)).softmax(axis: -1)
         }
         let qValues = q.scalars
         let sets = (0..<B).map { DLR.selectBlocks(Array(qValues[($0 * L)..<($0 * L + L)]), tau: tau, kMax: kMax) }
@@ -144,7 +163,7 @@ public final class DLR: Module, BlockMixer {
                     for j in sets[b] { mask[t * L + j] = 0 }
                 }
             }
-            let r = (linear(tokens, wt) + Tensor(shape: [N, L], scalars: mask)).softmax(axis: -1)
+            let r = (linear(tokens, wt, bt) + Tensor(shape: [N, L], scalars: mask)).softmax(axis: -1)
             return q.indexSelect(rows: batch.tokenSequence) * r
         }
 
@@ -202,9 +221,10 @@ public final class DLR: Module, BlockMixer {
     public func mixingFlops(d: Int, batch: PaddedBatch, stats: LayerStats) -> (router: Double, combine: Double) {
         let N = Double(batch.tokenCount), B = Double(batch.batchSize), L = Double(blockCount)
         let BT = Double(batch.batchSize * batch.length), D = Double(d)
-        let router = 2 * N * D + 2 * B * Double(d + taskDim) * L + B * L + B * OpFlops.softmax(width: blockCount)
+        var router = 2 * N * D + 2 * B * Double(d + taskDim) * L + B * L + B * OpFlops.softmax(width: blockCount)
             + 2 * N * D * L + N * L + N * OpFlops.softmax(width: blockCount) + N * L
             + B * L + 2 * L + 3 * B * L + 1
+        if !sequenceGateBiases.isEmpty { router += B * L + N * L }
         var chosenTokens = 0.0
         for (b, s) in (stats.chosenBlocks ?? []).enumerated() { chosenTokens += Double(s.count * batch.lengths[b]) }
         let groups = stats.assignedPerUnit.filter { $0 > 0 }.count

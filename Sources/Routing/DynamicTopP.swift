@@ -4,17 +4,21 @@
 /// - `p = softmax(x W_r)`; sort descending; keep the shortest prefix whose cumulative sum
 ///   is strictly greater than `tau` (the expert that crosses `tau` is kept; at least one;
 ///   all when no prefix exceeds `tau`), at most `k_max` when set.
-/// - Output `sum_{i in S} p_i E_i(x)` with the raw probabilities; no capacity limit.
+/// - Output `sum_{i in S} p_i E_i(x)` with the raw probabilities; no capacity limit. With
+///   `renormalize` (for sparse upcycling) the gates are `p_i / sg(Σ_{j ∈ S} p_j)`
+///   (`renormalizedGates`): they sum to 1, so with every expert a copy of one FFN the layer
+///   computes that FFN, and the router keeps the gradient of `p_i` (scaled), also when
+///   `|S| = 1`.
 /// - Losses: `balance_alpha · E · sum_i f_i P_i` plus the dynamic loss
 ///   `entropy_beta · mean_t(-sum_i p_ti log p_ti)`.
 /// - The number of experts chosen per token is recorded in `LayerStats.chosenHistogram`.
 ///
 /// Options (defaults): `experts` 8, `tau` 0.4, `k_max` none, `balance_alpha` 0.01,
-/// `entropy_beta` 1e-4.
+/// `entropy_beta` 1e-4, `renormalize` false.
 ///
 /// Parameters: `router [d, E]`, experts `w1 [E, d, h]`, `b1 [E, h]`, `w2 [E, h, d]`, `b2 [E, d]`.
 public final class DynamicTopP: Module, FFNLayer, FFNFlopsModel {
-    public static let optionKeys: Set<String> = ["experts", "tau", "k_max", "balance_alpha", "entropy_beta"]
+    public static let optionKeys: Set<String> = ["experts", "tau", "k_max", "balance_alpha", "entropy_beta", "renormalize"]
 
     public let router: Tensor
     public let w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor
@@ -24,6 +28,8 @@ public final class DynamicTopP: Module, FFNLayer, FFNFlopsModel {
     public let kMax: Int?
     public let balanceAlpha: Float
     public let entropyBeta: Float
+    /// Gates renormalised over the chosen experts with a stop-gradient denominator.
+    public let renormalize: Bool
 
     public init(d: Int, hidden: Int, options: MethodOptions, rng: inout RNG) throws {
         try options.validate(allowed: DynamicTopP.optionKeys)
@@ -32,6 +38,7 @@ public final class DynamicTopP: Module, FFNLayer, FFNFlopsModel {
         kMax = try options.optionalInt("k_max")
         balanceAlpha = Float(try options.double("balance_alpha", default: 0.01))
         entropyBeta = Float(try options.double("entropy_beta", default: 1e-4))
+        renormalize = try options.bool("renormalize", default: false)
         try requireOption(experts >= 1, options, "experts", "must be at least 1, got \(experts)")
         try requireOption(t >= 0 && t <= 1, options, "tau", "must be in [0, 1], got \(t)")
         if let k = kMax { try requireOption(k >= 1, options, "k_max", "must be at least 1 or 'none', got \(k)") }
@@ -55,7 +62,8 @@ public final class DynamicTopP: Module, FFNLayer, FFNFlopsModel {
         let gates = Flops.withCategory(.router) { () -> Tensor in
             aux.append(("balance", balanceLoss(probs: probs, fractions: plan.top1Fractions, alpha: balanceAlpha)))
             aux.append(("entropy", entropyLoss(probs, beta: entropyBeta)))
-            return gatherEntries(probs, plan.flatIndices)
+            let g = gatherEntries(probs, plan.flatIndices)
+            return renormalize ? renormalizedGates(g, plan: plan) : g
         }
         let y = dispatchExperts(x, plan: plan, gates: gates, weights: expertWeights)
         let stats = LayerStats.routed(layer: layer, plan: plan,
@@ -63,7 +71,8 @@ public final class DynamicTopP: Module, FFNLayer, FFNFlopsModel {
         return RoutingOutput(y: y, auxLoss: sumAuxLosses(aux), stats: stats)
     }
 
-    /// Router: `2·d·E + softmax(E) + E` (balance) `+ 3E` (entropy). Experts:
+    /// Router: `2·d·E + softmax(E) + E` (balance) `+ 3E` (entropy), `+ 2·meanExperts` with
+    /// `renormalize`. Experts:
     /// `meanExperts · (4dh + 2h + 3d)`; `meanExperts` is the measured mean number of experts
     /// per token and is required (the count depends on the data).
     public static func forwardFlopsPerToken(d: Int, hidden: Int, options: MethodOptions,
@@ -74,7 +83,8 @@ public final class DynamicTopP: Module, FFNLayer, FFNFlopsModel {
             throw OptionError(method: options.method, key: "tau",
                               message: "top-p FLOPs depend on the data: pass the measured mean number of experts")
         }
-        return FFNFlops(router: Double(2 * d * E + Router.softmaxFlops(width: E) + 4 * E),
+        let renorm = try options.bool("renormalize", default: false) ? 2 * k : 0
+        return FFNFlops(router: Double(2 * d * E + Router.softmaxFlops(width: E) + 4 * E) + renorm,
                         expert: k * Double(expertFlopsPerAssignment(d: d, hidden: hidden)))
     }
 }

@@ -99,6 +99,42 @@ public struct RoutingPlan: Equatable, Sendable {
     public var flatIndices: [Int] { assignments.map { $0.token * expertCount + $0.expert } }
 }
 
+/// The gates of `plan` renormalised over each token's chosen experts, with the denominator
+/// held constant in the backward pass: `g_a = p_a / sg(Σ_{b ∈ S_t} p_b)` for assignment `a`
+/// of token `t` (`gates[a] = p_a`, `S_t` the token's assignments, dropped ones included).
+///
+/// Why: sparse upcycling (Komatsuzaki et al., ICLR 2023, "Sparse Upcycling: Training
+/// Mixture-of-Experts from Dense Checkpoints") starts every expert as a copy of the
+/// pretrained FFN. With raw probabilities as gates the upcycled layer outputs
+/// `(Σ_S p) · FFN(x)`, about `FFN(x) / 8` for Switch with a fresh router over 8 experts:
+/// the pretrained function is lost at step 0. With gates that sum to 1 over the chosen
+/// experts, as GShard's top-2 normalisation does, the layer outputs exactly `FFN(x)` while
+/// the experts are still copies (up to float rounding; a dropped assignment still drops).
+///
+/// The stop-gradient on the denominator keeps a router gradient where plain renormalisation
+/// has none: for Switch (one expert) `p_e / p_e` is the constant 1, whose gradient is zero,
+/// so the router would learn only from its auxiliary losses. `p_e / sg(p_e)` has the value 1
+/// and the gradient of `log p_e` (`∂/∂logits = onehot(e) − p`), the straight-through form of
+/// the survey's hard MoE with a gradient that does not shrink with `p_e`. For several
+/// experts the gradient is that of `p_a` scaled by `1 / Σ_S p`.
+///
+/// FLOPs (`.router` when called there): one addition per assignment for the sums and one
+/// division per assignment.
+public func renormalizedGates(_ gates: Tensor, plan: RoutingPlan) -> Tensor {
+    let A = plan.assignments.count
+    precondition(gates.count == A, "renormalizedGates: \(gates.count) gates for \(A) assignments")
+    var denom = [Float](repeating: 1, count: A)
+    let g = gates.data
+    for t in 0..<plan.tokenCount {
+        let r = plan.tokenOffsets[t] ..< plan.tokenOffsets[t + 1]
+        var s: Float = 0
+        for a in r { s += g[a] }
+        if s > 0 { for a in r { denom[a] = s } }
+    }
+    Flops.add(A)
+    return gates / Tensor(shape: gates.shape, scalars: denom)
+}
+
 /// A random policy for the second expert of top-2 (GShard): dispatch `e2` with probability
 /// `min(1, g2 / threshold)` (`g2` the renormalised second gate).
 public struct RandomSecondPolicy {

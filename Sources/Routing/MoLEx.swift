@@ -8,7 +8,9 @@ import Foundation
 ///
 /// 1. A gate `G: d -> L` (`gate: [d, L]`, no bias; one shared by all blocks, or one per
 ///    block with `gate_per_block`) scores every block for every real token:
-///    `p_t = softmax(h_t G)`. It reads the block input `h` (the same input both blocks read).
+///    `p_t = softmax(h_t G)`. With `gate_bias` the gate is a linear layer with a bias
+///    `[L]`, as the reference's `nn.Linear(d, L)`: `p_t = softmax(h_t G + c)` (bias drawn
+///    as `nn.Linear` draws it, `U(±1/sqrt(d))`, after all gate weights). It reads the block input `h` (the same input both blocks read).
 /// 2. Each token votes for its top-1 block `argmax_l p_tl`; sequence `b` takes the majority
 ///    (mode) `j_b` of its tokens' votes, ties to the lower block index. With
 ///    `granularity = batch` one mode over all tokens of the batch is taken for every
@@ -18,12 +20,17 @@ import Foundation
 ///    receives gradients from both of its uses. `Block_i` runs on the whole batch and
 ///    `Block_j` once on the sequences that chose `j`; sequences with `j_b = i` reuse
 ///    `Block_i(h)` instead of evaluating block `i` twice.
-/// 4. `a = 0.95` fixed (option `a`), or with `learnable_a` one pair `(u_i, v_i)` per block,
-///    `a_i = exp(u_i) / (exp(u_i) + exp(v_i))`, starting at `u = v = 0.5`.
+/// 4. `a = 0.95` fixed (option `a`; the reference's default is 0.5, its CoLA script 0.95), or
+///    with `learnable_a` one pair `(u_i, v_i)` per block, `a_i = exp(u_i) / (exp(u_i) +
+///    exp(v_i))`, starting at `u = v = 0.5`; with `a_per_block: false` one pair shared by
+///    all blocks (the reference's `weight_main`/`weight_other` with one shared gate).
 /// 5. The gate probabilities do not enter the output (as in the reference): the gate learns
 ///    only from the balance loss `g_balance · L · Σ_l f_l P_l` of each block, with `f_l` the
 ///    fraction of sequences whose chosen block is `l` and `P_l` the mean over real tokens of
 ///    `p_tl`; summed over blocks, `g_balance = 0.01` (option `balance_weight`). With
+///    `balance_weight: 0` (the reference's MRPC and QNLI scripts) the gate is evaluated
+///    outside autograd: it receives no gradient at all, so the optimizer never touches it
+///    (no weight decay either), as a PyTorch parameter whose `.grad` stays None. With
 ///    `gate_in_output`, each token's `Block_j(h)_t` is scaled by `w_t = 1 + p_tj - sg(p_tj)`:
 ///    1 in the forward pass (the output is unchanged) and `p_tj` in the backward pass
 ///    (straight-through), so the task loss also reaches the gate.
@@ -34,21 +41,24 @@ import Foundation
 /// FLOPs of one mixing step (forward, `N` real tokens, `B·T` padded positions):
 /// - block evaluations: `Block_i` on all `B` sequences, plus `Block_j` on each sequence with
 ///   `j_b != i` (about 2x a dense block);
-/// - router (`.router`): gate `2·N·d·L`, softmax over `L` per token, balance loss
-///   `N·L + 2L`; with `learnable_a` the softmax over the pair;
+/// - router (`.router`): gate `2·N·d·L` (plus `N·L` with `gate_bias`), softmax over `L` per
+///   token, balance loss `N·L + 2L`; with `learnable_a` the softmax over the pair;
 /// - combine (`.expert`): one scatter of the `N` chosen-block rows into `[B·T, d]` per chosen
 ///   block (weighted with `gate_in_output`), `(groups - 1)·B·T·d` to sum them, plus
 ///   `3·B·T·d` for `a·Y_i + (1-a)·M`; `gate_in_output` adds `2·N` for the straight-through
 ///   weights.
 public final class MoLEx: Module, BlockMixer {
     public static let optionKeys: Set<String> = ["a", "learnable_a", "granularity", "gate_per_block",
-                                                 "balance_weight", "gate_in_output"]
+                                                 "balance_weight", "gate_in_output", "gate_bias", "a_per_block"]
 
     public enum Granularity: String, CaseIterable, Sendable { case sequence, batch }
 
     /// One gate `[d, L]`, or `L` of them with `gate_per_block`.
     public let gates: [Tensor]
-    /// `[L, 2]` rows `(u_i, v_i)` with `learnable_a`, else nil.
+    /// With `gate_bias`, one bias `[L]` per gate; else empty.
+    public let gateBiases: [Tensor]
+    /// `[L, 2]` rows `(u_i, v_i)` with `learnable_a` (`[1, 2]` with `a_per_block: false`),
+    /// else nil.
     public let mixLogits: Tensor?
     public let a: Float
     public let granularity: Granularity
@@ -66,8 +76,12 @@ public final class MoLEx: Module, BlockMixer {
         let w = try options.double("balance_weight", default: 0.01)
         try requireOption(w >= 0, options, "balance_weight", "must be non-negative, got \(w)")
         try requireOption(L >= 1, options, "blocks", "needs at least one block")
+        let bias = try options.bool("gate_bias", default: false)
+        let aPerBlock = try options.bool("a_per_block", default: true)
         gates = (0..<(perBlock ? L : 1)).map { _ in Init.linearDefault([d, L], fanIn: d, rng: &rng) }
-        mixLogits = learnable ? Tensor(shape: [L, 2], repeating: 0.5, requiresGrad: true) : nil
+        // Drawn after the weights, so that turning the bias on leaves the weights as they were.
+        gateBiases = bias ? (0..<(perBlock ? L : 1)).map { _ in Init.linearDefault([L], fanIn: d, rng: &rng) } : []
+        mixLogits = learnable ? Tensor(shape: [aPerBlock ? L : 1, 2], repeating: 0.5, requiresGrad: true) : nil
         self.a = Float(a)
         granularity = Granularity(rawValue: g)!
         balanceWeight = Float(w)
@@ -78,6 +92,15 @@ public final class MoLEx: Module, BlockMixer {
 
     /// The gate of block `i`.
     public func gate(_ i: Int) -> Tensor { gates.count == 1 ? gates[0] : gates[i] }
+
+    /// The gate bias of block `i` (nil without `gate_bias`).
+    public func gateBias(_ i: Int) -> Tensor? {
+        gateBiases.isEmpty ? nil : (gateBiases.count == 1 ? gateBiases[0] : gateBiases[i])
+    }
+
+    /// Whether the gate takes part in autograd: it learns from the balance loss, or from the
+    /// task loss with `gate_in_output`.
+    public var gateTrains: Bool { balanceWeight > 0 || gateInOutput }
 
     /// The chosen block of every sequence from the gate probabilities `p: [N, L]` (row `t`
     /// a real token; sequence `b` owns rows `offsets[b] ..< offsets[b + 1]`): the mode of the
@@ -112,7 +135,8 @@ public final class MoLEx: Module, BlockMixer {
 
         // Gate, votes, balance loss.
         let tokens = batch.gatherTokens(h)
-        let p = Flops.withCategory(.router) { linear(tokens, gate(i)).softmax(axis: -1) }
+        let gateProbs = { Flops.withCategory(.router) { linear(tokens, self.gate(i), self.gateBias(i)).softmax(axis: -1) } }
+        let p = gateTrains ? gateProbs() : Autograd.noGrad { gateProbs() }
         let chosen = MoLEx.chooseBlocks(probs: p.data, blocks: L, offsets: batch.sequenceOffsets, granularity: granularity)
         var perBlock = [Int](repeating: 0, count: L)
         for j in chosen { perBlock[j] += 1 }
@@ -153,7 +177,8 @@ public final class MoLEx: Module, BlockMixer {
         let m = mixed!.reshaped([B, T, d])
         let y = Flops.withCategory(.expert) { () -> Tensor in
             if let mixLogits {
-                let pair = Flops.withCategory(.router) { mixLogits.indexSelect(rows: [i]).softmax(axis: -1) }
+                let row = mixLogits.shape[0] == 1 ? 0 : i
+                let pair = Flops.withCategory(.router) { mixLogits.indexSelect(rows: [row]).softmax(axis: -1) }
                 return yi * gatherEntries(pair, [0]) + m * gatherEntries(pair, [1])
             }
             return yi * a + m * (1 - a)
@@ -172,6 +197,7 @@ public final class MoLEx: Module, BlockMixer {
     public func mixingFlops(d: Int, batch: PaddedBatch, stats: LayerStats) -> (router: Double, combine: Double) {
         let N = Double(batch.tokenCount), L = Double(blockCount), BT = Double(batch.batchSize * batch.length)
         var router = 2 * N * Double(d) * L + N * OpFlops.softmax(width: blockCount) + N * L + 2 * L
+        if !gateBiases.isEmpty { router += N * L }
         if mixLogits != nil { router += OpFlops.softmax(width: 2) }
         let groups = stats.assignedPerUnit.filter { $0 > 0 }.count
         var combine = N * OpFlops.scatterAddPerElement(weighted: gateInOutput) * Double(d)

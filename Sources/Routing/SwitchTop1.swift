@@ -8,16 +8,19 @@
 /// - Loss `balance_alpha · E · sum_i f_i P_i`, plus the router z-loss
 ///   `z_beta · mean_t (logsumexp logits_t)^2` when `z_loss` is on.
 /// - `jitter`: the router reads `x ⊙ U(1 - jitter_eps, 1 + jitter_eps)` in training.
+/// - `renormalize` (for sparse upcycling): the gate is `p_e / sg(p_e)`, value exactly 1,
+///   gradient that of `log p_e` (`renormalizedGates`): with every expert a copy of one FFN
+///   the layer computes that FFN, and the router still learns from the task loss.
 ///
 /// Options (defaults): `experts` 8, `capacity_factor_train` 1.25, `capacity_factor_eval`
 /// 2.0, `min_capacity` 4, `balance_alpha` 0.01, `z_loss` false, `z_beta` 1e-3, `jitter`
-/// false, `jitter_eps` 0.01, `dropless` false.
+/// false, `jitter_eps` 0.01, `dropless` false, `renormalize` false.
 ///
 /// Parameters: `router [d, E]`, experts `w1 [E, d, h]`, `b1 [E, h]`, `w2 [E, h, d]`, `b2 [E, d]`.
 public final class SwitchTop1: Module, FFNLayer, FFNFlopsModel {
     public static let optionKeys: Set<String> = [
         "experts", "capacity_factor_train", "capacity_factor_eval", "min_capacity", "balance_alpha",
-        "z_loss", "z_beta", "jitter", "jitter_eps", "dropless",
+        "z_loss", "z_beta", "jitter", "jitter_eps", "dropless", "renormalize",
     ]
 
     public let router: Tensor
@@ -33,6 +36,8 @@ public final class SwitchTop1: Module, FFNLayer, FFNFlopsModel {
     /// The jitter half-width, nil when jitter is off.
     public let jitterEps: Float?
     public let dropless: Bool
+    /// Gates renormalised over the chosen expert with a stop-gradient denominator.
+    public let renormalize: Bool
 
     public init(d: Int, hidden: Int, options: MethodOptions, rng: inout RNG) throws {
         try options.validate(allowed: SwitchTop1.optionKeys)
@@ -46,6 +51,7 @@ public final class SwitchTop1: Module, FFNLayer, FFNFlopsModel {
         let j = try options.bool("jitter", default: false)
         let je = try options.double("jitter_eps", default: 0.01)
         dropless = try options.bool("dropless", default: false)
+        renormalize = try options.bool("renormalize", default: false)
         try requireOption(experts >= 1, options, "experts", "must be at least 1, got \(experts)")
         try requireOption(capacityFactorTrain > 0, options, "capacity_factor_train", "must be positive")
         try requireOption(capacityFactorEval > 0, options, "capacity_factor_eval", "must be positive")
@@ -81,7 +87,8 @@ public final class SwitchTop1: Module, FFNLayer, FFNFlopsModel {
         let gates = Flops.withCategory(.router) { () -> Tensor in
             aux.append(("balance", balanceLoss(probs: probs, fractions: plan.top1Fractions, alpha: balanceAlpha)))
             if let zBeta { aux.append(("z", zLoss(logits: logits, beta: zBeta))) }
-            return gatherEntries(probs, plan.flatIndices)
+            let g = gatherEntries(probs, plan.flatIndices)
+            return renormalize ? renormalizedGates(g, plan: plan) : g
         }
         let y = dispatchExperts(x, plan: plan, gates: gates, weights: expertWeights)
         let stats = LayerStats.routed(layer: layer, plan: plan,
@@ -90,7 +97,7 @@ public final class SwitchTop1: Module, FFNLayer, FFNFlopsModel {
     }
 
     /// Router: `2·d·E + softmax(E) + E` (the balance loss's column sums) `+ 3E + 3` with the
-    /// z-loss. Experts: `meanExperts · (4dh + 2h + 3d)`, `meanExperts` = kept assignments per
+    /// z-loss, `+ 2` with `renormalize`. Experts: `meanExperts · (4dh + 2h + 3d)`, `meanExperts` = kept assignments per
     /// token (nominal 1: no drops). Evaluation mode (no jitter).
     public static func forwardFlopsPerToken(d: Int, hidden: Int, options: MethodOptions,
                                             meanExperts: Double?) throws -> FFNFlops {
@@ -98,6 +105,7 @@ public final class SwitchTop1: Module, FFNLayer, FFNFlopsModel {
         let E = try options.int("experts", default: 8)
         var router = 2 * d * E + Router.softmaxFlops(width: E) + E
         if try options.bool("z_loss", default: false) { router += 3 * E + 3 }
+        if try options.bool("renormalize", default: false) { router += 2 }
         return FFNFlops(router: Double(router),
                         expert: (meanExperts ?? 1) * Double(expertFlopsPerAssignment(d: d, hidden: hidden)))
     }

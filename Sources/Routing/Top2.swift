@@ -5,19 +5,23 @@
 /// - Capacity `C = max(min_capacity, floor(2 · T · cf / E))`; all first choices are placed
 ///   before any second choice (second-choice slots start after the expert's kept first
 ///   choices); overflow is dropped with its gate zeroed. `dropless`: no limit.
+/// - `renormalize` (default true, GShard): the gates above. With `renormalize: false` the
+///   gates are the raw probabilities `p_e1`, `p_e2` (top-p's convention). With every expert
+///   a copy of one FFN the renormalised layer computes that FFN (the gates sum to
+///   `1 − 1e-9 / (p_e1 + p_e2)`), the property sparse upcycling needs.
 /// - Loss `balance_alpha · E · sum_i f_i P_i` with `f` from the top-1 assignment only.
 /// - `random_second` (training only): `e2` is dispatched with probability
 ///   `min(1, g2 / second_threshold)`.
 ///
 /// Options (defaults): `experts` 8, `capacity_factor_train` 1.25, `capacity_factor_eval`
 /// 2.0, `min_capacity` 4, `balance_alpha` 0.01, `random_second` false, `second_threshold`
-/// 0.2, `dropless` false.
+/// 0.2, `dropless` false, `renormalize` true.
 ///
 /// Parameters: `router [d, E]`, experts `w1 [E, d, h]`, `b1 [E, h]`, `w2 [E, h, d]`, `b2 [E, d]`.
 public final class Top2: Module, FFNLayer, FFNFlopsModel {
     public static let optionKeys: Set<String> = [
         "experts", "capacity_factor_train", "capacity_factor_eval", "min_capacity", "balance_alpha",
-        "random_second", "second_threshold", "dropless",
+        "random_second", "second_threshold", "dropless", "renormalize",
     ]
 
     public let router: Tensor
@@ -31,6 +35,8 @@ public final class Top2: Module, FFNLayer, FFNFlopsModel {
     /// The random second-expert policy's threshold, nil when the policy is off.
     public let secondThreshold: Float?
     public let dropless: Bool
+    /// GShard's renormalised gates (true) or the raw probabilities.
+    public let renormalize: Bool
 
     public init(d: Int, hidden: Int, options: MethodOptions, rng: inout RNG) throws {
         try options.validate(allowed: Top2.optionKeys)
@@ -42,6 +48,7 @@ public final class Top2: Module, FFNLayer, FFNFlopsModel {
         let random = try options.bool("random_second", default: false)
         let threshold = try options.double("second_threshold", default: 0.2)
         dropless = try options.bool("dropless", default: false)
+        renormalize = try options.bool("renormalize", default: true)
         try requireOption(experts >= 2, options, "experts", "top-2 needs at least 2 experts, got \(experts)")
         try requireOption(capacityFactorTrain > 0, options, "capacity_factor_train", "must be positive")
         try requireOption(capacityFactorEval > 0, options, "capacity_factor_eval", "must be positive")
@@ -77,6 +84,7 @@ public final class Top2: Module, FFNLayer, FFNFlopsModel {
         var aux: [(String, Tensor)] = []
         let gates = Flops.withCategory(.router) { () -> Tensor in
             aux.append(("balance", balanceLoss(probs: probs, fractions: plan.top1Fractions, alpha: balanceAlpha)))
+            if !renormalize { return gatherEntries(probs, plan.flatIndices) }
             // g_k = p_ek / (p_e1 + p_e2 + 1e-9), the denominator per token, gathered per assignment.
             var first = [Int](repeating: 0, count: T), second = first
             for t in 0..<T {
@@ -95,13 +103,15 @@ public final class Top2: Module, FFNLayer, FFNFlopsModel {
     }
 
     /// Router: `2·d·E + softmax(E) + E` (balance) `+ 2 + 2 + meanAssigned` (denominator sum
-    /// and epsilon, one division per assignment; nominal 2 assignments per token). Experts:
+    /// and epsilon, one division per assignment; nominal 2 assignments per token; none of
+    /// these without `renormalize`). Experts:
     /// `meanExperts · (4dh + 2h + 3d)` (nominal 2). Evaluation mode.
     public static func forwardFlopsPerToken(d: Int, hidden: Int, options: MethodOptions,
                                             meanExperts: Double?) throws -> FFNFlops {
         try options.validate(allowed: optionKeys)
         let E = try options.int("experts", default: 8)
-        let router = Double(2 * d * E + Router.softmaxFlops(width: E) + E + 2) + 2
+        var router = Double(2 * d * E + Router.softmaxFlops(width: E) + E)
+        if try options.bool("renormalize", default: true) { router += 2 + 2 }
         return FFNFlops(router: router,
                         expert: (meanExperts ?? 2) * Double(expertFlopsPerAssignment(d: d, hidden: hidden)))
     }

@@ -91,3 +91,35 @@ final class TrainLoopTests: XCTestCase {
         XCTAssertEqual(TrainLoop(spec: s, trainCount: 20, configHash: "", checkpointURL: nil).totalSteps, 7)
     }
 }
+
+/// The loop applies its parameter groups: one SGD step (momentum buffer = gradient at the
+/// first step), gradient 1 everywhere from `sum(weight) + sum(bias)`, constant schedule.
+final class TrainLoopParameterGroupTests: XCTestCase {
+    func testGroupsGetTheirOwnLearningRate() throws {
+        var s = TrainingSpec.default
+        s.steps = 1
+        s.batchSize = 1
+        s.lr = 0.1
+        s.weightDecay = 0
+        s.optimizer = "sgd"
+        s.schedule = "constant"
+        s.warmupFraction = 0
+        s.clipNorm = nil
+        func run(_ groups: [ParameterGroup]) throws -> TinyModel {
+            let m = TinyModel(seed: 1)
+            var loop = TrainLoop(spec: s, trainCount: 4, configHash: "h", checkpointURL: nil)
+            loop.parameterGroups = groups
+            _ = try loop.run(model: m, rng: RNG(seed: 2), step: { _, _ in m.fc.weight.sum() + m.fc.bias!.sum() }, progress: { _ in })
+            return m
+        }
+        let before = TinyModel(seed: 1)
+        let plain = try run([])
+        // fc.weight in the group (lr 0.5): moves by 0.5; fc.bias in the default group (0.1).
+        let grouped = try run([ParameterGroup(name: "w", prefixes: ["fc.weight"], lr: 0.5)])
+        for j in 0..<3 {
+            XCTAssertEqual(plain.fc.weight.scalars[j], before.fc.weight.scalars[j] - 0.1, accuracy: 1e-6)
+            XCTAssertEqual(grouped.fc.weight.scalars[j], before.fc.weight.scalars[j] - 0.5, accuracy: 1e-6)
+        }
+        XCTAssertEqual(grouped.fc.bias!.scalars[0], before.fc.bias!.scalars[0] - 0.1, accuracy: 1e-6)
+    }
+}

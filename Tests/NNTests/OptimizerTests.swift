@@ -1,3 +1,4 @@
+import Foundation
 import NN
 import TestSupport
 import XCTest
@@ -191,5 +192,126 @@ final class OptimizerTests: XCTestCase {
         var bad = b.state
         bad.paramSteps = [7]
         XCTAssertThrowsError(try Adam([pc]).load(state: bad))
+    }
+}
+
+/// Parameter groups: a learning rate and weight decay per group, found by name.
+final class ParameterGroupTests: XCTestCase {
+    func setGrad(_ p: Tensor, _ g: [Float]) {
+        let gp = p.gradPointer()
+        for i in 0..<g.count { gp[i] = g[i] }
+    }
+
+    func testAdamWStepWithTwoGroups() {
+        // AdamW, beta1 0.9, beta2 0.999, eps 1e-8, first step: m = 0.1·g, v = 0.001·g²,
+        // m̂ = g, v̂ = g², so the Adam step is lr · g / (|g| + 1e-8) = lr · sign(g)
+        // (to 2e-8 relative for these gradients); decoupled decay first: p · (1 − lr·wd).
+        //
+        // "gate.weight" is in group "gate" (lr 0.1, wd 0.1): decay 1 − 0.01 = 0.99
+        //   p = [1, -2], g = [0.5, -0.25] -> [0.99 − 0.1, -1.98 + 0.1] = [0.89, -1.88]
+        // "encoder.w" is in the default group (lr 0.01, wd 0.01): decay 1 − 1e-4 = 0.9999
+        //   p = [2], g = [1] -> 1.9998 − 0.01 = 1.9898
+        let gate = Tensor(shape: [2], scalars: [1, -2], requiresGrad: true)
+        let enc = Tensor(shape: [1], scalars: [2], requiresGrad: true)
+        let opt = AdamW([enc, gate], lr: 0.01, weightDecay: 0.01)
+        opt.setGroups([ParameterGroup(name: "gate", prefixes: ["gate."], lr: 0.1, weightDecay: 0.1)],
+                      names: ["encoder.w", "gate.weight"])
+        XCTAssertEqual(opt.groupOfParam, [nil, 0])
+        setGrad(gate, [0.5, -0.25]); setGrad(enc, [1])
+        opt.step()
+        assertClose(gate, [0.89, -1.88], atol: 1e-6)
+        assertClose(enc, [1.9898], atol: 1e-6)
+    }
+
+    func testScheduleScalesGroupLearningRates() {
+        // The schedule halves the optimizer's lr (0.01 -> 0.005): the group's lr halves too,
+        // 0.1 -> 0.05, with wd 0.1: decay 1 − 0.005 = 0.995; p = [1], g = [3]
+        //   -> 0.995 − 0.05 = 0.945. The default group: lr 0.005, wd 0.01, p = [2], g = [-1]
+        //   -> 2·(1 − 5e-5) + 0.005 = 2.0049.
+        let gate = Tensor(shape: [1], scalars: [1], requiresGrad: true)
+        let enc = Tensor(shape: [1], scalars: [2], requiresGrad: true)
+        let opt = AdamW([gate, enc], lr: 0.01, weightDecay: 0.01)
+        opt.setGroups([ParameterGroup(name: "gate", contains: ["gate"], lr: 0.1, weightDecay: 0.1)],
+                      names: ["layers.0.gate.weight", "layers.0.w"])
+        opt.lr = 0.005
+        XCTAssertEqual(opt.lr(for: 0), 0.05, accuracy: 1e-9)
+        setGrad(gate, [3]); setGrad(enc, [-1])
+        opt.step()
+        assertClose(gate, [0.945], atol: 1e-6)
+        assertClose(enc, [2.0049], atol: 1e-6)
+    }
+
+    func testFirstMatchingGroupWinsAndWeightDecayAlone() {
+        let groups = [ParameterGroup(name: "router", contains: ["router"], lr: 1e-3),
+                      ParameterGroup(name: "experts", prefixes: ["layers."], lr: 1e-4, weightDecay: 0)]
+        XCTAssertEqual(ParameterGroup.assign(groups, names: ["layers.1.router.weight", "layers.1.experts.w1", "head.weight"]),
+                       [0, 1, nil])
+        // A group setting only the weight decay keeps the optimizer's lr.
+        let p = Tensor(shape: [1], scalars: [1], requiresGrad: true)
+        let opt = SGD([p], lr: 0.1, weightDecay: 0.5)
+        opt.setGroups([ParameterGroup(name: "nodecay", prefixes: ["p"], weightDecay: 0)], names: ["p"])
+        setGrad(p, [1])
+        opt.step()
+        assertClose(p, [0.9], atol: 1e-7)   // 1 − 0.1·1, no decay
+    }
+
+    /// Without groups (or with groups no parameter matches) every update is bit-identical
+    /// to the optimizer's own.
+    func testNoGroupsIsBitIdentical() {
+        for kind in ["sgd", "adam", "adamw"] {
+            func make(_ ps: [Tensor]) -> Optimizer {
+                switch kind {
+                case "sgd": return SGD(ps, lr: 0.03, momentum: 0.9, weightDecay: 0.01)
+                case "adam": return Adam(ps, lr: 0.003, weightDecay: 0.01)
+                default: return AdamW(ps, lr: 0.003, weightDecay: 0.05)
+                }
+            }
+            var rng = RNG(seed: 7)
+            let init0 = (0..<3).map { _ in (0..<5).map { _ in rng.uniform(-1, 1) } }
+            let a = init0.map { Tensor(shape: [5], scalars: $0, requiresGrad: true) }
+            let b = init0.map { Tensor(shape: [5], scalars: $0, requiresGrad: true) }
+            let c = init0.map { Tensor(shape: [5], scalars: $0, requiresGrad: true) }
+            let oa = make(a), ob = make(b), oc = make(c)
+            oc.setGroups([ParameterGroup(name: "none", prefixes: ["nothing."], lr: 1, weightDecay: 1)],
+                         names: ["x", "y", "z"])
+            for s in 0..<4 {
+                let lr = Float(s + 1) * 0.001
+                for o in [oa, ob, oc] { o.lr = lr }
+                for k in 0..<3 {
+                    let g = (0..<5).map { _ in rng.uniform(-0.5, 0.5) }
+                    setGrad(a[k], g); setGrad(b[k], g); setGrad(c[k], g)
+                }
+                oa.step(); ob.step(); oc.step()
+                for o in [oa, ob, oc] { o.zeroGrad() }
+            }
+            if kind == "adamw" {
+                // The update as written before groups existed, operation for operation.
+                var rr = RNG(seed: 7)
+                var p = (0..<3).map { _ in (0..<5).map { _ in rr.uniform(-1, 1) } }
+                var m = p.map { $0.map { _ in Float(0) } }, v = m
+                for s in 0..<4 {
+                    let lr = Float(s + 1) * 0.001, wd: Float = 0.05, b1: Float = 0.9, b2: Float = 0.999
+                    let bc1 = 1 - Foundation.pow(Double(b1), Double(s + 1)), bc2 = 1 - Foundation.pow(Double(b2), Double(s + 1))
+                    let stepSize = Float(Double(lr) / bc1), bc2Sqrt = Float(bc2.squareRoot())
+                    for k in 0..<3 {
+                        let g = (0..<5).map { _ in rr.uniform(-0.5, 0.5) }
+                        for j in 0..<5 {
+                            p[k][j] *= 1 - lr * wd
+                            m[k][j] += (1 - b1) * (g[j] - m[k][j])
+                            v[k][j] = b2 * v[k][j] + (1 - b2) * g[j] * g[j]
+                            p[k][j] -= stepSize * (m[k][j] / (v[k][j].squareRoot() / bc2Sqrt + 1e-8))
+                        }
+                    }
+                }
+                for k in 0..<3 {
+                    XCTAssertEqual(Array(UnsafeBufferPointer(start: c[k].data, count: 5)).map(\.bitPattern), p[k].map(\.bitPattern))
+                }
+            }
+            for k in 0..<3 {
+                let va = Array(UnsafeBufferPointer(start: a[k].data, count: 5))
+                XCTAssertEqual(va.map(\.bitPattern), Array(UnsafeBufferPointer(start: b[k].data, count: 5)).map(\.bitPattern), kind)
+                XCTAssertEqual(va.map(\.bitPattern), Array(UnsafeBufferPointer(start: c[k].data, count: 5)).map(\.bitPattern), kind)
+            }
+        }
     }
 }

@@ -43,6 +43,23 @@ final class FlopsModelTests: XCTestCase {
         }
     }
 
+    /// The gate biases of MoLEx and DLR (`gate_bias`), MoLEx without balance loss, and the
+    /// gate renormalisation of Switch, top-p and top-2: the analytic model follows the
+    /// count, and the bias adds the same router FLOPs to both.
+    func testGateOptionsAgree() throws {
+        for (method, opts) in [("molex", ["gate_bias": OptionValue.bool(true)]), ("dlr", ["gate_bias": .bool(true)]),
+                               ("molex", ["balance_weight": .double(0), "gate_bias": .bool(true)]),
+                               ("molex", ["learnable_a": .bool(true), "a_per_block": .bool(false)]),
+                               ("switch", ["renormalize": .bool(true)]), ("topp", ["renormalize": .bool(true)]),
+                               ("top2", ["renormalize": .bool(false)])] {
+            let on = try report(method, .text, options: opts, depth: 3), off = try report(method, .text, depth: 3)
+            assertAgree(on, "\(method) \(opts)")
+            if opts["gate_bias"] != nil, on.meanUnits == off.meanUnits {
+                XCTAssertEqual(on.analytic.router - off.analytic.router, on.counted.router - off.counted.router, "\(method) \(opts)")
+            }
+        }
+    }
+
     func testPaddedBatchesAndMoeEvery() throws {
         let input = ModelInput.text(tokens: [[1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3], [4, 5, 6, 7, 8]], segments: nil)
         for method in ["dense", "switch", "topp", "molex", "dlr"] {

@@ -34,7 +34,7 @@ final class RegistryTests: XCTestCase {
             XCTAssertEqual((e as? OptionError)?.key, "variant")
         }
         XCTAssertThrowsError(try MethodRegistry.method("molex").options(["tau": .double(0.5)])) { e in
-            XCTAssertTrue("\(e)".contains("allowed: a, balance_weight"), "\(e)")
+            XCTAssertTrue("\(e)".contains("allowed: a, a_per_block, balance_weight"), "\(e)")
         }
         var rng = RNG(seed: 2)
         XCTAssertThrowsError(try Backbone(config: Fixture.config(), method: "switch", options: ["experts": .string("many")], rng: &rng))
