@@ -108,4 +108,37 @@ final class SpecializationTests: XCTestCase {
         XCTAssertFalse(text.contains("specialization"))
         XCTAssertNil(try ResultStore.read(url).specialization)
     }
+
+    /// Text and speech cells: the label kinds of classification (class), STS-B (score bins)
+    /// and speech (the CTC argmax symbol of each frame); block mixers record nothing.
+    func testLabelKindsOfTextAndSpeech() throws {
+        let tmp = Fixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var model = ModelSpec.default
+        (model.d, model.depth, model.heads, model.ffnHidden, model.dropout, model.maxLength, model.vocabSize) = (16, 2, 2, 32, 0.0, 24, 300)
+        var training = TrainingSpec.default
+        training.steps = 3
+        training.batchSize = 8
+        training.evalExamples = 32
+        let env = EnvironmentRecord(gitCommit: "test", swiftVersion: "6", blas: "openblas", threads: 1, cpu: "cpu", os: "os")
+        for (task, modality, method, kind) in [("sst2", Modality.text, "switch", "class"), ("stsb", .text, "top2", "score-bin"),
+                                               ("librispeech", .speech, "hard", "ctc-argmax"), ("rte", .text, "molex", nil)] {
+            var m = model
+            if modality == .speech { m.maxLength = 200 }
+            let cfg = CellConfig(suite: modality == .text ? "glue" : "librispeech", modality: modality, tier: "smoke", data: "smoke",
+                                 task: task, method: MethodEntry(label: method, method: method,
+                                                                 options: method == "molex" ? [:] : ["experts": .int(4)]),
+                                 seed: 1, model: m, training: training)
+            let t = Trainer(dataDir: tmp.appendingPathComponent("data"), realData: nil,
+                            resultsRoot: tmp.appendingPathComponent("results"), environment: env, log: { _ in })
+            t.recordsCurveMetric = false
+            let r = try t.run(Cell(config: cfg), progress: { _ in })
+            guard let kind else { XCTAssertNil(r.specialization, task); continue }
+            let s = try XCTUnwrap(r.specialization, task)
+            XCTAssertEqual(s.labelKind, kind, task)
+            XCTAssertEqual(s.perLayer.count, 2, task)
+            XCTAssertGreaterThan(s.tokens, 32, task)
+            for v in s.perLayer { XCTAssertTrue(v >= 0 && v <= 1, "\(task) \(v)") }
+        }
+    }
 }
