@@ -127,6 +127,12 @@ public struct CellResult: Codable, Equatable, Sendable {
     /// was recorded, for real data and for models without routed layers.
     public var routingByLevelLength: [LevelLengthRouting]? = nil
 
+    /// Expert specialization on the evaluation set (normalised mutual information between
+    /// each routed layer's top-1 expert and the token's label, and the top-1 load balance;
+    /// see `SpecializationRecord`); nil for dense, block mixers (MoLEx, DLR), the pretrained
+    /// track and results made before it was recorded.
+    public var specialization: SpecializationRecord? = nil
+
     public var isOK: Bool { status == "ok" }
 
     /// Mean experts (blocks) chosen per token (sequence) over the routed layers.

@@ -123,9 +123,18 @@ public final class Trainer: CellRunner {
 
         model.eval()
         var activeParams: Double?
+        // Specialization is counted on the main evaluation pass only (the first counter
+        // `evaluate` passes); the length-binned routing pass reruns examples with another.
+        var specialization = Specialization.Counts()
+        var mainCounter: FlopCounter?
         let ev = try evaluate(task) { si, chunk, counter in
             let b = task.evalBatch(set: si, chunk)
-            let out = Flops.counting(into: counter) { model.predict(b.input, taskID: tid) }
+            if mainCounter == nil { mainCounter = counter }
+            let trace = RoutingTrace.Recorder()
+            let out = RoutingTrace.$recorder.withValue(trace) {
+                Flops.counting(into: counter) { model.predict(b.input, taskID: tid) }
+            }
+            if counter === mainCounter { specialization.add(trace, batch: b, output: out) }
             if activeParams == nil {
                 activeParams = Double(try FlopsModel.measure(model: model, input: b.input, taskID: tid).activeParams)
             }
@@ -142,6 +151,7 @@ public final class Trainer: CellRunner {
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
         result.routingByLevelLength = ev.routingByLevelLength
+        result.specialization = specialization.record
         result.curve = outcome.curve
         return result
     }

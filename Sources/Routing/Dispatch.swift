@@ -366,10 +366,28 @@ extension LayerStats {
                               aux: [(String, Tensor)]) -> LayerStats {
         var values: [String: Double] = [:]
         for (k, v) in aux { values[k] = Double(v.item) }
+        RoutingTrace.recorder?.note(layer: layer, experts: plan.expertCount, top1: plan.top1)
         return LayerStats(layer: layer, assignedPerUnit: plan.assignedPerExpert, dropped: plan.droppedCount,
                           routed: plan.tokenCount, chosenHistogram: plan.chosenHistogram,
                           gateEntropy: Double(gateEntropy), aux: values)
     }
+}
+
+/// Per-token top-1 experts of the routed FFN layers of the forward passes run under
+/// `RoutingTrace.$recorder.withValue(...)` (the evaluation's specialization measure). Every
+/// layer built on a `RoutingPlan` notes its plan's `top1` (the argmax of the router
+/// probabilities: Switch's expert, top-2's first choice, soft MoE's largest gate weight,
+/// the hierarchical gate's chosen expert, noisy top-k's largest clean logit) in token order
+/// (real tokens only, as the FFN sees them). Block mixers (MoLEx, DLR) note nothing.
+public enum RoutingTrace {
+    public final class Recorder: @unchecked Sendable {
+        /// One entry per noted layer call, in call order.
+        public private(set) var layers: [(layer: Int, experts: Int, top1: [Int])] = []
+        public init() {}
+        public func note(layer: Int, experts: Int, top1: [Int]) { layers.append((layer, experts, top1)) }
+    }
+
+    @TaskLocal public static var recorder: Recorder?
 }
 
 /// The sum of the weighted auxiliary losses (shape `[]`), nil when there are none.

@@ -7,8 +7,12 @@ import Report
 import Routing
 import Tensor
 
+/// Suites run only when named: `all` (the default replication, the nightly, verify, bench)
+/// leaves them out. `survey` is the survey table's own grid (`make survey`).
+let suitesRunByNameOnly: Set<String> = ["survey"]
+
 /// Loads every suite file of `Suites/` (or one by name), validated against the registered
-/// methods and the known tasks.
+/// methods and the known tasks. `all` is every suite but `suitesRunByNameOnly`.
 func loadSuites(_ dir: String, name: String) throws -> [Suite] {
     let fm = FileManager.default
     guard let files = try? fm.contentsOfDirectory(atPath: dir) else {
@@ -19,7 +23,7 @@ func loadSuites(_ dir: String, name: String) throws -> [Suite] {
     for f in names {
         let s = try Suite.load(file: (dir as NSString).appendingPathComponent(f), knownTasks: TaskCatalog.namesByModality,
                                knownMethods: MethodRegistry.knownOptions)
-        if name == "all" || s.name == name { suites.append(s) }
+        if name == "all" ? !suitesRunByNameOnly.contains(s.name) : s.name == name { suites.append(s) }
     }
     if suites.isEmpty {
         let known = try names.map { try Suite.load(file: (dir as NSString).appendingPathComponent($0), knownTasks: TaskCatalog.namesByModality,
