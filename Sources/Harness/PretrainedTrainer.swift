@@ -203,6 +203,7 @@ public struct PretrainedTrainer {
         try PretrainedFolder.check(dir, files: SentenceEncoder.requiredFiles)
         let tokenizer = try SentenceEncoder.loadTokenizer(directory: dir)
         let encoder = try BertEncoder.load(directory: dir)
+        let encoderParameters = encoder.parameters().map(\.count).reduce(0, +)
         guard tokenizer.vocabulary.count == encoder.config.vocabSize else {
             throw HarnessError("\(dir.path): vocab.txt has \(tokenizer.vocabulary.count) tokens, config.json vocab_size \(encoder.config.vocabSize)")
         }
@@ -277,6 +278,11 @@ public struct PretrainedTrainer {
             environment: trainer.environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
         // The training-loss part of the learning curve (no intermediate evaluation here).
         result.curve = outcome.curve
+        let c = encoder.config
+        let digests = try ["config.json", "model.safetensors", "vocab.txt"].map { try MD5.hex(ofFile: dir.appendingPathComponent($0)) }
+        result.encoder = EncoderRecord(folder: dir.lastPathComponent, layers: c.layers, hidden: c.hiddenSize, heads: c.heads,
+                                       intermediate: c.intermediateSize, vocabSize: c.vocabSize, maxPositions: c.maxPositions,
+                                       parameters: encoderParameters, checksum: MD5.hex(Array(digests.joined(separator: " ").utf8)))
         return result
     }
 }

@@ -133,6 +133,11 @@ public struct CellResult: Codable, Equatable, Sendable {
     /// track and results made before it was recorded.
     public var specialization: SpecializationRecord? = nil
 
+    /// The pretrained tier: the fine-tuned encoder's own shape and a checksum of its folder
+    /// (the cell's `config.model` is the suite's from-scratch spec, of which the pretrained
+    /// tier reads only `max_length`); nil elsewhere.
+    public var encoder: EncoderRecord? = nil
+
     public var isOK: Bool { status == "ok" }
 
     /// Mean experts (blocks) chosen per token (sequence) over the routed layers.
@@ -365,4 +370,33 @@ func sameNumbers(_ a: CellResult, _ b: CellResult) -> Bool {
         return r
     }
     return strip(a) == strip(b)
+}
+
+/// The pretrained encoder a result fine-tuned: its `config.json` shape and an MD5 over its
+/// files (`md5(config.json) md5(model.safetensors) md5(vocab.txt)`, joined by spaces, hashed
+/// again), to tell two model folders apart.
+public struct EncoderRecord: Codable, Equatable, Sendable {
+    public var folder: String
+    public var layers: Int
+    public var hidden: Int
+    public var heads: Int
+    public var intermediate: Int
+    public var vocabSize: Int
+    public var maxPositions: Int
+    /// Parameters of the encoder as loaded (embeddings and layers, without task heads).
+    public var parameters: Int
+    public var checksum: String
+
+    public init(folder: String, layers: Int, hidden: Int, heads: Int, intermediate: Int, vocabSize: Int,
+                maxPositions: Int, parameters: Int, checksum: String) {
+        self.folder = folder
+        self.layers = layers
+        self.hidden = hidden
+        self.heads = heads
+        self.intermediate = intermediate
+        self.vocabSize = vocabSize
+        self.maxPositions = maxPositions
+        self.parameters = parameters
+        self.checksum = checksum
+    }
 }

@@ -294,6 +294,18 @@ final class PretrainedTierTests: XCTestCase {
         XCTAssertEqual(r.routing.count, 6)
         XCTAssertEqual(r.routing.map { $0.assignedPerUnit.reduce(0, +) }, [Int](repeating: 6, count: 6))
         XCTAssertFalse(r.byDifficulty.isEmpty)
+        // The encoder's own shape (all-MiniLM-L6-v2: 6 layers, width 384, 12 heads, FFN
+        // 1,536, 30,522 tokens, 512 positions), not the suite's model spec, and a checksum of
+        // its folder; the result records the pretrained tier's fingerprint. Parameters by
+        // hand: embeddings 30,522·384 + 512·384 + 2·384 + LN 768 = 11,918,592; per layer
+        // attention 4·(384² + 384) + LN 768 + FFN (384·1,536 + 1,536 + 1,536·384 + 384) +
+        // LN 768 = 1,774,464, six of them 10,646,784; 22,565,376 without the unused pooler.
+        let e = try XCTUnwrap(r.encoder)
+        XCTAssertEqual([e.layers, e.hidden, e.heads, e.intermediate, e.vocabSize, e.maxPositions], [6, 384, 12, 1536, 30522, 512])
+        XCTAssertEqual(e.parameters, 22_565_376)
+        XCTAssertEqual(e.checksum.count, 32)
+        XCTAssertEqual(r.environment.codeFingerprint, Build.pretrainedFingerprint)
+        XCTAssertNotEqual(Build.pretrainedFingerprint, Build.fingerprint)
         // A second run is a cache hit.
         XCTAssertEqual(GridRunner(resultsRoot: results, log: { _ in }).run([cell], runner: trainer, environment: env).cached, 1)
 
