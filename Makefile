@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev libfreetype-dev fonts-dejavu-core pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
-.PHONY: deps build release test replicate survey reference verify bench-jobs nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained
+.PHONY: deps build release test replicate survey reference verify bench-jobs nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained slurm-smoke
 
 # Release builds vectorise the elementwise kernels for this CPU: AVX-512 (F, BW, DQ, VL:
 # 32 vector registers, which the long polynomial kernels need) as skylake-avx512, else
@@ -155,6 +155,14 @@ bench-blas-shapes: deps
 	mkdir -p .build
 	$(CC) -O2 -o .build/blas_shapes Benchmarks/blas_shapes.c -lopenblas
 	.build/blas_shapes $(SHAPE)
+
+# The README's Slurm job array (scripts/slurm-array.sbatch) on a real single-node Slurm
+# started here (scripts/slurm-smoke.sh; installs slurm-wlm and munge, needs root): the smoke
+# grid of every suite in SHARDS array tasks of 1 thread, merged and checked bit for bit
+# against a single-process run of the same grid; the daemons are stopped afterwards.
+SHARDS ?= 3
+slurm-smoke: release
+	SHARDS=$(SHARDS) MOEBENCH=$(MOEBENCH) bash scripts/slurm-smoke.sh
 
 clean:
 	rm -rf .build
