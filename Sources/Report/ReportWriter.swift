@@ -31,9 +31,9 @@ public enum ReportWriter {
             if suite == SurveyReport.suiteName {
                 // The survey table, its verdicts, the sweep and its plot come first.
                 let survey = SurveyReport(results: results, tier: tier)
-                let (plot, files) = try survey.writePlot(prefix: prefix, plotDir: plotDir)
+                let (surveyPlots, files) = try survey.writePlots(prefix: prefix, plotDir: plotDir)
                 written += files
-                suiteNotes.append(survey.sections(plot: plot))
+                suiteNotes.append(survey.sections(plots: surveyPlots))
             }
             let md = report.markdown(title: suiteTitles[suite] ?? suite, notes: suiteNotes, plots: plots)
             let f = outDir.appendingPathComponent("\(prefix).md")

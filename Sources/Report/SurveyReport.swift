@@ -283,7 +283,8 @@ public struct SurveyReport {
 
     /// Top-1 accuracy against forward FLOPs per token relative to dense: one point per
     /// architecture (± SD over seeds), the sweep as lines through 8, 16 and 32 experts.
-    public func plot() -> XYPlot? {
+    /// `zoomed`: without `soft`, so the axis spans only the methods near dense's cost.
+    public func plot(zoomed: Bool = false) -> XYPlot? {
         var series: [PlotSeries] = []
         var seeds: [Int] = []
         func point(_ l: String) -> (x: Double, y: Double, err: Double)? {
@@ -292,7 +293,7 @@ public struct SurveyReport {
             seeds.append(a.count)
             return (r, Stats.mean(a) * 100, Stats.std(a) * 100)
         }
-        for m in ["soft", "hierarchical", "hard"] {
+        for m in (zoomed ? [] : ["soft"]) + ["hierarchical", "hard"] {
             if let p = point(m) { series.append(PlotSeries(label: m, points: [p], connect: false)) }
         }
         for f in SurveyReport.sweepFamilies {
@@ -313,29 +314,34 @@ public struct SurveyReport {
         // Dense, the reference at 1x, last: drawn on top of the routed methods near it.
         if let p = point(SurveyReport.reference) { series.append(PlotSeries(label: SurveyReport.reference, points: [p], connect: false)) }
         guard !series.isEmpty else { return nil }
-        let lo = seeds.min() ?? 0, hi = seeds.max() ?? 0
-        var p = XYPlot(title: "Survey architectures, \(tier) tier: accuracy vs forward FLOPs",
+        let hi = seeds.max() ?? 0
+        var p = XYPlot(title: "Survey architectures, \(tier) tier: accuracy vs forward FLOPs" + (zoomed ? " (without soft)" : ""),
                        xLabel: "forward FLOPs per token relative to dense (counted)", yLabel: "top-1 accuracy (%)", series: series)
         p.note = (hi <= 1 ? "Markers: one seed each, no error bars. " : "Markers: mean; error bars: ± SD over \(SuitePlots.seedsPhrase(seeds)). ")
             + "Lines: the expert-count sweep; marker size grows with the number of experts (8, 16, 32), written beside the marker where there is room. Higher is better."
-        _ = lo
         return p
     }
 
-    /// Writes the plot as `<prefix>-accuracy-flops.png` and `.svg`; returns its markdown
-    /// caption and path, and the files.
-    public func writePlot(prefix: String, plotDir: URL) throws -> (plot: (String, String)?, files: [URL]) {
-        guard let p = plot() else { return (nil, []) }
-        let url = plotDir.appendingPathComponent("\(prefix)-table1-accuracy-flops.png")
-        let files = try p.figure().write(png: url, scale: SuitePlots.pngScale)
-        return (("Top-1 accuracy against forward FLOPs per token relative to dense, with the expert-count sweep (vector: plots/\(url.deletingPathExtension().lastPathComponent).svg)",
-                 "plots/\(url.lastPathComponent)"), files)
+    /// Writes the plot as `<prefix>-table1-accuracy-flops.png` and `.svg`, and the same
+    /// without soft as `<prefix>-table1-accuracy-flops-zoom`; returns their markdown
+    /// captions and paths, and the files.
+    public func writePlots(prefix: String, plotDir: URL) throws -> (plots: [(String, String)], files: [URL]) {
+        var plots: [(String, String)] = [], files: [URL] = []
+        for zoomed in [false, true] {
+            guard let p = plot(zoomed: zoomed), !(zoomed && cells("soft").isEmpty) else { continue }
+            let url = plotDir.appendingPathComponent("\(prefix)-table1-accuracy-flops\(zoomed ? "-zoom" : "").png")
+            files += try p.figure().write(png: url, scale: SuitePlots.pngScale)
+            let what = zoomed ? "The same without soft, the axis zoomed onto the methods near dense's cost"
+                : "Top-1 accuracy against forward FLOPs per token relative to dense, with the expert-count sweep"
+            plots.append(("\(what) (vector: plots/\(url.deletingPathExtension().lastPathComponent).svg)", "plots/\(url.lastPathComponent)"))
+        }
+        return (plots, files)
     }
 
     // MARK: The markdown.
 
     /// The survey sections of `reports/survey.md` (placed before the suite's generic tables).
-    public func sections(plot: (String, String)? = nil) -> String {
+    public func sections(plots: [(String, String)] = []) -> String {
         let seedCounts = Set(results.map(\.method)).map { cells($0).count }
         let seeds = seedCounts.isEmpty ? "no seeds" : SuitePlots.seedsPhrase(seedCounts)
         var s = "## The survey's Table 1, measured\n\n"
@@ -361,7 +367,7 @@ public struct SurveyReport {
         s += "\n## Scalability: the expert-count sweep\n\n"
         s += "`switch` (k = 1), `top2` and `noisy_topk` (k = 2) at 8, 16 and 32 experts, everything else fixed. Forward FLOPs per example counted by the engine; \"vs 8 experts\" is the ratio to the same method's 8-expert cells; step time is wall seconds per training step (same caveats as above); accuracy mean ± SD over seeds.\n\n"
         s += scalabilityTable() + "\n"
-        if let (caption, path) = plot { s += "![\(caption)](\(path))\n\n" }
+        for (caption, path) in plots { s += "![\(caption)](\(path))\n\n" }
         let bias = biasSummary()
         if let bias {
             s += "## The mutual-information estimator\n\n"

@@ -124,5 +124,7 @@ final class SurveyReportTests: XCTestCase {
         XCTAssertTrue(md.contains("(plots/survey-table1-accuracy-flops.png)"), md)
         XCTAssertTrue(files.contains { $0.lastPathComponent == "survey-table1-accuracy-flops.svg" })
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("plots/survey-table1-accuracy-flops.png").path))
+        XCTAssertTrue(md.contains("(plots/survey-table1-accuracy-flops-zoom.png)"), md)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("plots/survey-table1-accuracy-flops-zoom.svg").path))
     }
 }
