@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev libfreetype-dev fonts-dejavu-core pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
-.PHONY: deps build release test replicate survey reference verify bench-jobs nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained slurm-smoke
+.PHONY: deps build release test replicate replicate-all survey reference verify bench-jobs nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained slurm-smoke
 
 # Release builds vectorise the elementwise kernels for this CPU: AVX-512 (F, BW, DQ, VL:
 # 32 vector registers, which the long polynomial kernels need) as skylake-avx512, else
@@ -87,10 +87,18 @@ replicate: release
 	set -o pipefail; $(MOEBENCH) verify --tier $(TIER) --reference results --rerun $(REPLICATION)/results | tee $(REPLICATION)/reproduction-$(TIER).md
 
 # `make survey` runs the survey table's grid (Suites/survey.yaml, proxy tier; `--suite all`
-# leaves it out) into replication/results/, with the same JOBS and THREADS as `replicate`.
+# leaves it out) into replication/results/, with the same JOBS and THREADS as `replicate`,
+# and renders replication/reports/ (survey.md: the survey's Table 1 measured, with verdicts).
 survey: release
 	$(MOEBENCH) replicate --suite survey --tier proxy --jobs $(JOBS) --threads $(CELL_THREADS) \
-	  --results $(REPLICATION)/results --no-report
+	  --results $(REPLICATION)/results --reports $(REPLICATION)/reports
+
+# `make replicate-all`: the default replication (proxy tier, every suite), the survey, then
+# the pretrained tier's replication (GLUE, the offline pretrained encoder), one after another.
+replicate-all: pretrained
+	$(MAKE) replicate TIER=proxy
+	$(MAKE) survey
+	$(MAKE) replicate TIER=pretrained
 
 # Regenerates the committed reference results/<TIER>/ with this build: every cell re-run
 # into .build/reference/ (a killed run resumes there), then moved into place; the proxy

@@ -31,6 +31,11 @@ public struct PlotSeries {
     public var connect: Bool
     /// Colour, marker and dash: by default the method's fixed style (`MethodStyle`).
     public var style: SeriesStyle
+    /// A short label drawn beside each point (same order as `points`; empty = none). A label
+    /// that would overlap one already drawn moves to another side of its marker, or is left out.
+    public var pointLabels: [String] = []
+    /// Marker size of each point relative to the usual size (same order as `points`; empty = all 1).
+    public var pointScales: [Double] = []
 
     public init(label: String, points: [(x: Double, y: Double, err: Double)], connect: Bool, style: SeriesStyle? = nil) {
         self.label = label
@@ -171,6 +176,18 @@ public struct XYPlot {
             }
         }
 
+        // Boxes of the point labels placed so far (x0, y0, x1, y1), so that labels never overlap.
+        var labelBoxes: [(Double, Double, Double, Double)] = []
+        // Labels also keep clear of every marker.
+        if series.contains(where: { !$0.pointLabels.isEmpty }) {
+            for (i, s) in series.enumerated() {
+                for (j, p) in s.points.enumerated() where p.x.isFinite && p.y.isFinite {
+                    let r = 4.2 * (j < s.pointScales.count ? s.pointScales[j] : 1) + 1.3
+                    let x = px(p.x) + offsets[i][j], y = py(p.y)
+                    labelBoxes.append((x - r, y - r, x + r, y + r))
+                }
+            }
+        }
         for (i, s) in series.enumerated() {
             var items: [FigureItem] = []
             let st = s.style
@@ -195,7 +212,23 @@ public struct XYPlot {
                     items.append(.polyline([FPoint(x - 4, a), FPoint(x + 4, a)], color: st.color, width: 1.3, dash: []))
                     items.append(.polyline([FPoint(x - 4, b), FPoint(x + 4, b)], color: st.color, width: 1.3, dash: []))
                 }
-                items += markerItems(st.marker, at: FPoint(x, py(p.y)), radius: 4.2, color: st.color)
+                let r = 4.2 * (j < s.pointScales.count ? s.pointScales[j] : 1)
+                items += markerItems(st.marker, at: FPoint(x, py(p.y)), radius: r, color: st.color)
+                if j < s.pointLabels.count, !s.pointLabels[j].isEmpty {
+                    let text = s.pointLabels[j], size = 10.0
+                    let w = font.width(of: text, size: size), h = 9.0, y = py(p.y)
+                    // Right above, right below, left above, left below the marker.
+                    let spots = [(x + r + 3, y - r - 1), (x + r + 3, y + r + h + 1), (x + r + 4, y + h / 2),
+                                 (x - r - 3 - w, y - r - 1), (x - r - 3 - w, y + r + h + 1), (x - r - 4 - w, y + h / 2),
+                                 (x - w / 2, y - r - 3), (x - w / 2, y + r + h + 3)]
+                    if let spot = spots.first(where: { sp in
+                        !labelBoxes.contains { b in sp.0 < b.2 && sp.0 + w > b.0 && sp.1 - h < b.3 && sp.1 > b.1 }
+                    }) {
+                        labelBoxes.append((spot.0 - 1, spot.1 - h - 1, spot.0 + w + 1, spot.1 + 1))
+                        items.append(.text(text, at: FPoint(spot.0, spot.1), size: size, color: st.color,
+                                           anchor: .start, bold: true, vertical: false))
+                    }
+                }
             }
             // Legend entry: a line sample for joined series, the marker, the label.
             let ly = top + 8 + 19 * Double(i), lx = right + 14

@@ -9,7 +9,8 @@ public enum ReportWriter {
     public static let methodOrder = ["dense", "dense-scratch", "dense-2x", "switch", "top2", "topp", "molex", "dlr",
                                      "soft", "noisy_topk", "hierarchical", "hard"]
 
-    static let suiteTitles = ["glue": "GLUE", "cifar100": "CIFAR-100", "librispeech": "LibriSpeech"]
+    static let suiteTitles = ["glue": "GLUE", "cifar100": "CIFAR-100", "librispeech": "LibriSpeech",
+                              SurveyReport.suiteName: "Survey architectures (Table 1)"]
 
     /// Renders reports for `tier` from `results` into `outDir`; returns the files written.
     @discardableResult
@@ -26,7 +27,15 @@ public enum ReportWriter {
             let (plots, plotFiles) = try SuitePlots.write(report, prefix: prefix, plotDir: plotDir)
             written += plotFiles
             written += try CSVTables.write(report, prefix: prefix, dir: outDir.appendingPathComponent("csv"))
-            let md = report.markdown(title: suiteTitles[suite] ?? suite, notes: notes[suite] ?? [], plots: plots)
+            var suiteNotes = notes[suite] ?? []
+            if suite == SurveyReport.suiteName {
+                // The survey table, its verdicts, the sweep and its plot come first.
+                let survey = SurveyReport(results: results, tier: tier)
+                let (surveyPlots, files) = try survey.writePlots(prefix: prefix, plotDir: plotDir)
+                written += files
+                suiteNotes.append(survey.sections(plots: surveyPlots))
+            }
+            let md = report.markdown(title: suiteTitles[suite] ?? suite, notes: suiteNotes, plots: plots)
             let f = outDir.appendingPathComponent("\(prefix).md")
             try atomicWrite(Data(md.utf8), to: f)
             written.append(f)
