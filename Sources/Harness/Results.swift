@@ -127,6 +127,10 @@ public struct CellResult: Codable, Equatable, Sendable {
     /// was recorded, for real data and for models without routed layers.
     public var routingByLevelLength: [LevelLengthRouting]? = nil
 
+    /// Metrics on the shifted evaluation sets and on the same subset of the clean set
+    /// (`ShiftedEval`); nil when the tier's `shifted_eval` is off and in older results.
+    public var shifted: ShiftedRecord? = nil
+
     public var isOK: Bool { status == "ok" }
 
     /// Mean experts (blocks) chosen per token (sequence) over the routed layers.

@@ -187,6 +187,8 @@ public struct TierSpec: Codable, Equatable, Sendable {
     public var seeds: [Int]
     /// The pretrained tier: the model folder and the fine-tuning recipe (nil elsewhere).
     public var pretrained: PretrainedSpec? = nil
+    /// Evaluate every cell on the task's shifted sets too (`shifted_eval: true`); nil when off.
+    public var shiftedEval: Bool? = nil
 }
 
 /// A validated suite file.
@@ -284,8 +286,8 @@ public struct Suite: Equatable, Sendable {
 
         var tiers: [String: TierSpec] = [:]
         for (tierName, t) in try require("tiers").mapping(allowed: tierNames) {
-            let fields = try t.mapping(allowed: ["data", "model", "training", "task_training", "tasks", "methods", "seeds"]
-                                          + PretrainedSpec.tierKeys)
+            let fields = try t.mapping(allowed: ["data", "model", "training", "task_training", "tasks", "methods", "seeds",
+                                                   "shifted_eval"] + PretrainedSpec.tierKeys)
             func f(_ k: String) -> YAMLReader? { fields.first { $0.0 == k }?.1 }
             let dataReader = f("data")
             let data = try dataReader?.string() ?? (tierName == "full" ? "real" : tierName == "smoke" ? "smoke" : "proxy")
@@ -345,9 +347,20 @@ public struct Suite: Equatable, Sendable {
                 }
             }
             let seeds = try f("seeds").map { try seedList($0) } ?? baseSeeds
-            tiers[tierName] = TierSpec(name: tierName, data: data, model: tierModel, training: training,
-                                       taskTraining: taskTraining, tasks: tierTasks, methods: tierMethods, seeds: seeds,
-                                       pretrained: pretrained)
+            var tier = TierSpec(name: tierName, data: data, model: tierModel, training: training,
+                                taskTraining: taskTraining, tasks: tierTasks, methods: tierMethods, seeds: seeds,
+                                pretrained: pretrained)
+            if let r = f("shifted_eval") {
+                let on = try r.bool()
+                if on, modality != .image {
+                    throw r.error("shifted_eval: shifted evaluation sets exist only for image suites (CIFAR-100), not \(modality.rawValue)")
+                }
+                if on, pretrained != nil {
+                    throw r.error("shifted_eval: the pretrained tier does not evaluate on shifted sets")
+                }
+                tier.shiftedEval = on ? true : nil
+            }
+            tiers[tierName] = tier
         }
         return Suite(name: name, file: file, modality: modality, tasks: tasks, methods: methods, tiers: tiers)
     }

@@ -143,6 +143,11 @@ public final class Trainer: CellRunner {
             environment: environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
         result.routingByLevelLength = ev.routingByLevelLength
         result.curve = outcome.curve
+        if cfg.shiftedEval == true {
+            result.shifted = try ShiftedEval.evaluate(task, root: src.root, log: log) { b, n in
+                decode(model.predict(b.input, taskID: tid), batch: b, count: n)
+            }
+        }
         return result
     }
 

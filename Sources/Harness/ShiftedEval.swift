@@ -1,0 +1,122 @@
+import Data
+import Foundation
+import NN
+import Routing
+
+/// A trained model's metrics on the shifted evaluation sets of its task, and on the clean
+/// evaluation set restricted to the same examples (the paired in-distribution score).
+public struct ShiftedRecord: Codable, Equatable, Sendable {
+    /// Examples evaluated per set: the first `examples` of the clean set and of every shifted
+    /// set (the shifted sets keep the clean set's order, so the pairs are the same images).
+    public var examples: Int
+    /// The task's metrics on the first `examples` clean examples.
+    public var clean: [String: Double]
+    /// The task's metrics per shifted set, by set name (e.g. `gaussian_noise-2`).
+    public var sets: [String: [String: Double]]
+
+    public init(examples: Int, clean: [String: Double], sets: [String: [String: Double]]) {
+        self.examples = examples
+        self.clean = clean
+        self.sets = sets
+    }
+}
+
+/// Shifted evaluation: the sets, where they are written and how a cell evaluates on them.
+public enum ShiftedEval {
+    /// Images per set evaluated by a cell: the first 2,000 of each (or the whole set when
+    /// smaller, or the tier's `eval_examples` when that is smaller).
+    public static let imageSubset = 2000
+
+    /// The seed the shifted sets are written with (fixed: the sets are part of the benchmark).
+    public static let seed: UInt64 = DataSource.proxySeed
+
+    /// Writes `root/cifar-100-binary/shifted/` (see `CIFARShift`) from the root's `test.bin`
+    /// when its marker `shifted/.complete` is missing, under the conventions of the proxy
+    /// writer: an exclusive `flock` on `cifar-100-binary/.shifted.lock` (released by the
+    /// kernel if the writer dies), the files written into `cifar-100-binary/.shifted.partial`,
+    /// that folder renamed into place, then the marker written last. A `shifted/` folder
+    /// without a marker is unfinished and is replaced.
+    public static func ensureCIFAR(root: URL, log: (String) -> Void) throws {
+        let fm = FileManager.default
+        let dir = CIFARShift.directory(root: root)
+        let marker = dir.appendingPathComponent(".complete")
+        if fm.fileExists(atPath: marker.path) { return }
+        let parent = dir.deletingLastPathComponent()
+        let lock = parent.appendingPathComponent(".shifted.lock")
+        let fd = open(lock.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw HarnessError("\(lock.path): cannot open the shifted-set lock: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            log("waiting for another process writing the shifted sets under \(parent.path) …")
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else { throw HarnessError("\(lock.path): cannot lock: \(String(cString: strerror(errno)))") }
+            }
+        }
+        defer { flock(fd, LOCK_UN) }
+        if fm.fileExists(atPath: marker.path) { return }
+        let partial = parent.appendingPathComponent(".shifted.partial")
+        try? fm.removeItem(at: partial)
+        let start = Date()
+        log("writing the shifted CIFAR-100 test sets under \(dir.path) …")
+        do {
+            let test = try CIFAR100.load(root: root, split: "test")
+            try CIFARShift.write(test: test, seed: seed, into: partial)
+            if fm.fileExists(atPath: dir.path) { try fm.removeItem(at: dir) }
+            guard rename(partial.path, dir.path) == 0 else {
+                throw HarnessError("\(dir.path): cannot move the shifted sets into place: \(String(cString: strerror(errno)))")
+            }
+            try atomicWrite(Data(), to: marker)
+        } catch {
+            try? fm.removeItem(at: partial)
+            throw error
+        }
+        log(String(format: "shifted CIFAR-100 test sets written in %.1f s", Date().timeIntervalSince(start)))
+    }
+
+    /// Top-1 and top-5 accuracy (the true class among the five highest scores, ties to it).
+    static func imageMetrics(_ predictions: [Prediction], labels: [Int]) -> [String: Double] {
+        var top1 = 0, top5 = 0
+        for (i, pr) in predictions.enumerated() {
+            guard case .label(let l, let scores) = pr else { continue }
+            if l == labels[i] { top1 += 1 }
+            let target = scores[labels[i]]
+            if scores.filter({ $0 > target }).count < 5 { top5 += 1 }
+        }
+        let n = Double(max(predictions.count, 1))
+        return ["top1": Double(top1) / n, "top5": Double(top5) / n]
+    }
+
+    /// Evaluates `predict` (one batch, its example count -> predictions) on the first
+    /// `imageSubset` clean test images and on the same images of every shifted set, in
+    /// batches of 64; writes the shifted sets first when they are missing. Nil for tasks
+    /// without shifted sets.
+    static func evaluate(_ task: PreparedTask, root: URL, log: (String) -> Void,
+                         predict: (Batch, Int) throws -> [Prediction]) throws -> ShiftedRecord? {
+        guard let image = task as? ImageTaskPrep else { return nil }
+        try ensureCIFAR(root: root, log: log)
+        let n = min(imageSubset, image.evalCount)
+        func run(_ split: CIFARSplit) throws -> [String: Double] {
+            var preds: [Prediction] = []
+            for start in stride(from: 0, to: n, by: 64) {
+                let idx = Array(start..<min(start + 64, n))
+                let b = Batch(input: .image(split.batch(idx, normalization: image.data.normalization)),
+                              targets: .classes(idx.map { split.fineLabels[$0] }))
+                preds += try predict(b, idx.count)
+            }
+            return imageMetrics(preds, labels: Array(split.fineLabels.prefix(n)))
+        }
+        let clean = try run(image.data.test)
+        var sets: [String: [String: Double]] = [:]
+        for (c, s) in ImageCorruption.allSets {
+            let name = c.setName(severity: s)
+            let split = try CIFAR100.loadShifted(root: root, name: name, limit: n)
+            guard split.count == n, split.fineLabels == Array(image.data.test.fineLabels.prefix(n)) else {
+                throw HarnessError("\(split.file.path): labels differ from test.bin's: the shifted set is not of this test set (remove \(CIFARShift.directory(root: root).path) to rewrite it)")
+            }
+            sets[name] = try run(split)
+        }
+        return ShiftedRecord(examples: n, clean: clean, sets: sets)
+    }
+}
