@@ -30,6 +30,10 @@ public enum ShiftedEval {
     /// The seed the shifted sets are written with (fixed: the sets are part of the benchmark).
     public static let seed: UInt64 = DataSource.proxySeed
 
+    /// Images per set evaluated by a speech cell: the first 200 utterances of test-clean and
+    /// of each of its shifts (fewer when the tier's `eval_examples` or the set is smaller).
+    public static let speechSubset = 200
+
     /// Writes `root/cifar-100-binary/shifted/` (see `CIFARShift`) from the root's `test.bin`
     /// when its marker `shifted/.complete` is missing, under the conventions of the proxy
     /// writer: an exclusive `flock` on `cifar-100-binary/.shifted.lock` (released by the
@@ -37,42 +41,69 @@ public enum ShiftedEval {
     /// that folder renamed into place, then the marker written last. A `shifted/` folder
     /// without a marker is unfinished and is replaced.
     public static func ensureCIFAR(root: URL, log: (String) -> Void) throws {
-        let fm = FileManager.default
         let dir = CIFARShift.directory(root: root)
-        let marker = dir.appendingPathComponent(".complete")
-        if fm.fileExists(atPath: marker.path) { return }
         let parent = dir.deletingLastPathComponent()
-        let lock = parent.appendingPathComponent(".shifted.lock")
+        try ensure(marker: dir.appendingPathComponent(".complete"), lock: parent.appendingPathComponent(".shifted.lock"),
+                   partial: parent.appendingPathComponent(".shifted.partial"), what: "the shifted CIFAR-100 test sets under \(dir.path)",
+                   log: log, write: { partial in
+                       try CIFARShift.write(test: try CIFAR100.load(root: root, split: "test"), seed: seed, into: partial)
+                   }, folders: [(partial: "", final: dir)])
+    }
+
+    /// Writes the shifts of `root/LibriSpeech/test-clean` (see `SpeechShift`), the folders
+    /// `LibriSpeech/test-clean-<shift>/`, when the marker `LibriSpeech/.test-clean-shifted.complete`
+    /// is missing: lock `LibriSpeech/.test-clean-shifted.lock`, written into
+    /// `LibriSpeech/.test-clean-shifted.partial/`, each folder renamed into place, marker last.
+    public static func ensureSpeech(root: URL, log: (String) -> Void) throws {
+        let ls = root.appendingPathComponent(LibriSpeech.folder)
+        let subset = "test-clean"
+        try ensure(marker: ls.appendingPathComponent(".\(subset)-shifted.complete"),
+                   lock: ls.appendingPathComponent(".\(subset)-shifted.lock"),
+                   partial: ls.appendingPathComponent(".\(subset)-shifted.partial"), what: "the shifted \(subset) sets under \(ls.path)",
+                   log: log, write: { partial in
+                       try SpeechShift.write(root: root, subset: subset, seed: seed, into: partial)
+                   }, folders: SpeechShift.all.map { (partial: $0.subset(of: subset), final: ls.appendingPathComponent($0.subset(of: subset))) })
+    }
+
+    /// Lock, write into `partial`, move each of `folders` (a path under `partial`, "" for
+    /// `partial` itself, and its final place, replacing what is there) into place, then
+    /// write `marker`. Returns at once when the marker exists.
+    static func ensure(marker: URL, lock: URL, partial: URL, what: String, log: (String) -> Void,
+                       write: (URL) throws -> Void, folders: [(partial: String, final: URL)]) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: marker.path) { return }
         let fd = open(lock.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw HarnessError("\(lock.path): cannot open the shifted-set lock: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            log("waiting for another process writing the shifted sets under \(parent.path) …")
+            log("waiting for another process writing \(what) …")
             while flock(fd, LOCK_EX) != 0 {
                 guard errno == EINTR else { throw HarnessError("\(lock.path): cannot lock: \(String(cString: strerror(errno)))") }
             }
         }
         defer { flock(fd, LOCK_UN) }
         if fm.fileExists(atPath: marker.path) { return }
-        let partial = parent.appendingPathComponent(".shifted.partial")
         try? fm.removeItem(at: partial)
         let start = Date()
-        log("writing the shifted CIFAR-100 test sets under \(dir.path) …")
+        log("writing \(what) …")
         do {
-            let test = try CIFAR100.load(root: root, split: "test")
-            try CIFARShift.write(test: test, seed: seed, into: partial)
-            if fm.fileExists(atPath: dir.path) { try fm.removeItem(at: dir) }
-            guard rename(partial.path, dir.path) == 0 else {
-                throw HarnessError("\(dir.path): cannot move the shifted sets into place: \(String(cString: strerror(errno)))")
+            try write(partial)
+            for (sub, final) in folders {
+                let src = sub.isEmpty ? partial : partial.appendingPathComponent(sub)
+                if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
+                guard rename(src.path, final.path) == 0 else {
+                    throw HarnessError("\(final.path): cannot move the shifted set into place: \(String(cString: strerror(errno)))")
+                }
             }
             try atomicWrite(Data(), to: marker)
+            try? fm.removeItem(at: partial)
         } catch {
             try? fm.removeItem(at: partial)
             throw error
         }
-        log(String(format: "shifted CIFAR-100 test sets written in %.1f s", Date().timeIntervalSince(start)))
+        log(String(format: "%@ written in %.1f s", what, Date().timeIntervalSince(start)))
     }
 
     /// Top-1 and top-5 accuracy (the true class among the five highest scores, ties to it).
@@ -94,6 +125,7 @@ public enum ShiftedEval {
     /// without shifted sets.
     static func evaluate(_ task: PreparedTask, root: URL, log: (String) -> Void,
                          predict: (Batch, Int) throws -> [Prediction]) throws -> ShiftedRecord? {
+        if let speech = task as? SpeechTaskPrep { return try evaluateSpeech(speech, root: root, log: log, predict: predict) }
         guard let image = task as? ImageTaskPrep else { return nil }
         try ensureCIFAR(root: root, log: log)
         let n = min(imageSubset, image.evalCount)
@@ -116,6 +148,42 @@ public enum ShiftedEval {
                 throw HarnessError("\(split.file.path): labels differ from test.bin's: the shifted set is not of this test set (remove \(CIFARShift.directory(root: root).path) to rewrite it)")
             }
             sets[name] = try run(split)
+        }
+        return ShiftedRecord(examples: n, clean: clean, sets: sets)
+    }
+
+    /// WER and CER of the first `speechSubset` utterances of test-clean and of each shift.
+    static func evaluateSpeech(_ task: SpeechTaskPrep, root: URL, log: (String) -> Void,
+                               predict: (Batch, Int) throws -> [Prediction]) throws -> ShiftedRecord? {
+        guard let si = task.data.evals.firstIndex(where: { $0.name == "test-clean" }) else { return nil }
+        try ensureSpeech(root: root, log: log)
+        let n = min(speechSubset, task.evalCounts[si])
+        func run(_ ex: [SpeechExample]) throws -> [String: Double] {
+            var hyps: [String] = []
+            for start in stride(from: 0, to: ex.count, by: 64) {
+                let chunk = Array(ex[start..<min(start + 64, ex.count)])
+                hyps += task.hyps(try predict(task.batch(chunk), chunk.count))
+            }
+            let refs = ex.map(\.transcript)
+            return ["wer": Metrics.wordErrorRate(hypotheses: hyps, references: refs).rate,
+                    "cer": Metrics.characterErrorRate(hypotheses: hyps, references: refs).rate]
+        }
+        let cleanExamples = Array(task.data.evals[si].examples.prefix(n))
+        let clean = try run(cleanExamples)
+        let mel = LogMel()
+        var sets: [String: [String: Double]] = [:]
+        for shift in SpeechShift.all {
+            let subset = shift.subset(of: "test-clean")
+            let utts = Array(try LibriSpeech.scan(root: root, subset: subset).prefix(n))
+            guard utts.map(\.id) == cleanExamples.map(\.id) else {
+                throw HarnessError("\(root.appendingPathComponent(LibriSpeech.folder).appendingPathComponent(subset).path): utterances differ from test-clean's (remove the folder and its .test-clean-shifted.complete marker to rewrite it)")
+            }
+            let ex = try utts.map { u in
+                let f = mel(try u.loadSamples(), normalize: true)
+                return SpeechExample(id: u.id, features: f.scalars, frames: f.shape[0],
+                                     targets: try CharVocabulary.standard.encode(u.transcript), transcript: u.transcript, difficulty: nil)
+            }
+            sets[subset] = try run(ex)
         }
         return ShiftedRecord(examples: n, clean: clean, sets: sets)
     }

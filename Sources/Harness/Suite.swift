@@ -352,8 +352,8 @@ public struct Suite: Equatable, Sendable {
                                 pretrained: pretrained)
             if let r = f("shifted_eval") {
                 let on = try r.bool()
-                if on, modality != .image {
-                    throw r.error("shifted_eval: shifted evaluation sets exist only for image suites (CIFAR-100), not \(modality.rawValue)")
+                if on, modality == .text {
+                    throw r.error("shifted_eval: shifted evaluation sets exist only for image (CIFAR-100) and speech (LibriSpeech) suites, not text")
                 }
                 if on, pretrained != nil {
                     throw r.error("shifted_eval: the pretrained tier does not evaluate on shifted sets")

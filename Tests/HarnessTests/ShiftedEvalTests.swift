@@ -31,7 +31,7 @@ final class ShiftedEvalTests: XCTestCase {
         XCTAssertFalse(String(decoding: off.canonicalJSON, as: UTF8.self).contains("shifted"))
         XCTAssertThrowsError(try Fixture.suite(Fixture.suiteText.replacingOccurrences(
             of: "smoke: {seeds: [1]}", with: "smoke: {seeds: [1], shifted_eval: true}"))) {
-            XCTAssertTrue("\($0)".contains("shifted_eval: shifted evaluation sets exist only for image suites"), "\($0)")
+            XCTAssertTrue("\($0)".contains("shifted_eval: shifted evaluation sets exist only for image (CIFAR-100) and speech (LibriSpeech) suites"), "\($0)")
         }
         XCTAssertThrowsError(try Fixture.suite(imageSuite.replacingOccurrences(of: "shifted_eval: false", with: "shifted_eval: 3"))) {
             XCTAssertTrue("\($0)".contains("expected true or false"), "\($0)")
@@ -76,5 +76,38 @@ final class ShiftedEvalTests: XCTestCase {
         let dir = CIFARShift.directory(root: tmp.appendingPathComponent("data/proxy-smoke"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".complete").path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("gaussian_noise-3.bin").path))
+    }
+
+    /// A tiny LibriSpeech cell: WER and CER on the first 200 (here: every) test-clean
+    /// utterances, clean and under each of the five shifts, written in LibriSpeech's layout.
+    func testTinySpeechCellRecordsShifted() throws {
+        let tmp = Fixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var model = ModelSpec.default
+        (model.d, model.depth, model.heads, model.ffnHidden, model.maxLength) = (16, 1, 2, 32, 400)
+        var training = TrainingSpec.default
+        training.steps = 2
+        training.batchSize = 4
+        let env = EnvironmentRecord(gitCommit: "test", swiftVersion: "6", blas: "openblas", threads: 1, cpu: "cpu", os: "os")
+        var cfg = CellConfig(suite: "librispeech", modality: .speech, tier: "smoke", data: "smoke", task: "librispeech",
+                             method: MethodEntry(label: "dense", method: "dense", options: [:]), seed: 1, model: model, training: training)
+        cfg.shiftedEval = true
+        let t = Trainer(dataDir: tmp.appendingPathComponent("data"), realData: nil,
+                        resultsRoot: tmp.appendingPathComponent("results"), environment: env, log: { _ in })
+        t.recordsCurveMetric = false
+        let r = try t.run(Cell(config: cfg), progress: { _ in })
+        let rec = try XCTUnwrap(r.shifted)
+        let root = tmp.appendingPathComponent("data/proxy-smoke")
+        let clean = try LibriSpeech.scan(root: root, subset: "test-clean")
+        XCTAssertEqual(rec.examples, min(ShiftedEval.speechSubset, clean.count))
+        XCTAssertEqual(Set(rec.sets.keys), Set(SpeechShift.all.map { $0.subset(of: "test-clean") }))
+        XCTAssertEqual(Set(rec.clean.keys), ["wer", "cer"])
+        if rec.examples == clean.count { XCTAssertEqual(rec.clean["wer"]!, r.metrics["wer_test-clean"]!, accuracy: 1e-12) }
+        // Same utterances and transcripts; speed 0.9 is 1/0.9 as long.
+        let slow = try LibriSpeech.scan(root: root, subset: "test-clean-speed0.9")
+        XCTAssertEqual(slow.map(\.id), clean.map(\.id))
+        XCTAssertEqual(slow.map(\.transcript), clean.map(\.transcript))
+        let d0 = try Flac.duration(of: clean[0].audio), d1 = try Flac.duration(of: slow[0].audio)
+        XCTAssertEqual(d1, d0 / 0.9, accuracy: 1e-3)
     }
 }
