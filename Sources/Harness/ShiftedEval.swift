@@ -125,6 +125,7 @@ public enum ShiftedEval {
     /// without shifted sets.
     static func evaluate(_ task: PreparedTask, root: URL, log: (String) -> Void,
                          predict: (Batch, Int) throws -> [Prediction]) throws -> ShiftedRecord? {
+        if let text = task as? TextTask { return try evaluateText(text, root: root, log: log, predict: predict) }
         if let speech = task as? SpeechTaskPrep { return try evaluateSpeech(speech, root: root, log: log, predict: predict) }
         guard let image = task as? ImageTaskPrep else { return nil }
         try ensureCIFAR(root: root, log: log)
@@ -186,5 +187,54 @@ public enum ShiftedEval {
             sets[subset] = try run(ex)
         }
         return ShiftedRecord(examples: n, clean: clean, sets: sets)
+    }
+
+    /// Writes MNLI's lexical-overlap probe `glue/MNLI/dev_lexical_overlap.tsv` (see
+    /// `LexicalOverlapProbe`) when the marker `glue/MNLI/.dev_lexical_overlap.complete` is
+    /// missing: lock `glue/MNLI/.dev_lexical_overlap.lock`, written into
+    /// `glue/MNLI/.dev_lexical_overlap.partial/`, renamed into place, marker last.
+    public static func ensureMNLIProbe(root: URL, log: (String) -> Void) throws {
+        let dir = GLUE.taskFolder(root: root, task: .mnli)
+        try ensure(marker: dir.appendingPathComponent(".dev_lexical_overlap.complete"),
+                   lock: dir.appendingPathComponent(".dev_lexical_overlap.lock"),
+                   partial: dir.appendingPathComponent(".dev_lexical_overlap.partial"),
+                   what: "the MNLI lexical-overlap probe under \(dir.path)", log: log,
+                   write: { try LexicalOverlapProbe.write(seed: seed, into: $0) },
+                   folders: [(partial: LexicalOverlapProbe.fileName, final: LexicalOverlapProbe.url(root: root))])
+    }
+
+    /// MNLI only: the lexical-overlap probe (all of it) and the first as many dev_matched
+    /// examples. Metrics: `accuracy` (3-way, clean only), `accuracy_2way` (entailment against
+    /// the rest: a neutral or contradiction prediction is right for a non-entailed pair, as in
+    /// HANS), and on the probe `accuracy_entailed` and `accuracy_non_entailed` (each half).
+    static func evaluateText(_ task: TextTask, root: URL, log: (String) -> Void,
+                             predict: (Batch, Int) throws -> [Prediction]) throws -> ShiftedRecord? {
+        guard task.task == .mnli, let matched = task.evals.first(where: { $0.name == "dev_matched" }) else { return nil }
+        try ensureMNLIProbe(root: root, log: log)
+        let probe = try LexicalOverlapProbe.load(root: root)
+        let n = min(probe.examples.count, matched.enc.count)
+        func run(_ enc: [WordPieceEncoding], _ labels: [Int]) throws -> [Int] {
+            var out: [Int] = []
+            for start in stride(from: 0, to: enc.count, by: 64) {
+                let idx = Array(start..<min(start + 64, enc.count))
+                let b = task.batch(idx.map { enc[$0] }, labels: idx.map { labels[$0] }, scores: idx.map { _ in 0 })
+                out += task.labels(try predict(b, idx.count))
+            }
+            return out
+        }
+        func twoWay(_ p: [Int], _ l: [Int]) -> Double {
+            Double(zip(p, l).filter { ($0 == 0) == ($1 == 0) }.count) / Double(max(p.count, 1))
+        }
+        let cleanLabels = Array(matched.labels.prefix(n))
+        let cp = try run(Array(matched.enc.prefix(n)), cleanLabels)
+        let clean = ["accuracy": Metrics.accuracy(predictions: cp, labels: cleanLabels), "accuracy_2way": twoWay(cp, cleanLabels)]
+        let ex = Array(probe.examples.prefix(n))
+        let labels = ex.map { $0.label ?? 0 }
+        let pp = try run(ex.map { task.tokenizer.encode($0.textA, $0.textB, maxLength: task.maxLength) }, labels)
+        let ent = labels.indices.filter { labels[$0] == 0 }, non = labels.indices.filter { labels[$0] != 0 }
+        let probeMetrics = ["accuracy_2way": twoWay(pp, labels),
+                            "accuracy_entailed": twoWay(ent.map { pp[$0] }, ent.map { labels[$0] }),
+                            "accuracy_non_entailed": twoWay(non.map { pp[$0] }, non.map { labels[$0] })]
+        return ShiftedRecord(examples: n, clean: clean, sets: ["lexical_overlap": probeMetrics])
     }
 }

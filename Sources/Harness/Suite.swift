@@ -352,8 +352,8 @@ public struct Suite: Equatable, Sendable {
                                 pretrained: pretrained)
             if let r = f("shifted_eval") {
                 let on = try r.bool()
-                if on, modality == .text {
-                    throw r.error("shifted_eval: shifted evaluation sets exist only for image (CIFAR-100) and speech (LibriSpeech) suites, not text")
+                if on, modality == .text, !tierTasks.contains("mnli") {
+                    throw r.error("shifted_eval: a text tier needs the task mnli (its lexical-overlap probe is the only shifted text set)")
                 }
                 if on, pretrained != nil {
                     throw r.error("shifted_eval: the pretrained tier does not evaluate on shifted sets")

@@ -31,7 +31,7 @@ final class ShiftedEvalTests: XCTestCase {
         XCTAssertFalse(String(decoding: off.canonicalJSON, as: UTF8.self).contains("shifted"))
         XCTAssertThrowsError(try Fixture.suite(Fixture.suiteText.replacingOccurrences(
             of: "smoke: {seeds: [1]}", with: "smoke: {seeds: [1], shifted_eval: true}"))) {
-            XCTAssertTrue("\($0)".contains("shifted_eval: shifted evaluation sets exist only for image (CIFAR-100) and speech (LibriSpeech) suites"), "\($0)")
+            XCTAssertTrue("\($0)".contains("shifted_eval: a text tier needs the task mnli"), "\($0)")
         }
         XCTAssertThrowsError(try Fixture.suite(imageSuite.replacingOccurrences(of: "shifted_eval: false", with: "shifted_eval: 3"))) {
             XCTAssertTrue("\($0)".contains("expected true or false"), "\($0)")
@@ -109,5 +109,33 @@ final class ShiftedEvalTests: XCTestCase {
         XCTAssertEqual(slow.map(\.transcript), clean.map(\.transcript))
         let d0 = try Flac.duration(of: clean[0].audio), d1 = try Flac.duration(of: slow[0].audio)
         XCTAssertEqual(d1, d0 / 0.9, accuracy: 1e-3)
+    }
+
+    /// A tiny MNLI cell: the lexical-overlap probe beside the clean dev_matched subset.
+    func testTinyMNLICellRecordsLexicalOverlap() throws {
+        let tmp = Fixture.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var model = ModelSpec.default
+        (model.d, model.depth, model.heads, model.ffnHidden, model.maxLength, model.vocabSize) = (16, 1, 2, 32, 48, 300)
+        var training = TrainingSpec.default
+        training.steps = 3
+        training.batchSize = 8
+        let env = EnvironmentRecord(gitCommit: "test", swiftVersion: "6", blas: "openblas", threads: 1, cpu: "cpu", os: "os")
+        var cfg = CellConfig(suite: "glue", modality: .text, tier: "smoke", data: "smoke", task: "mnli",
+                             method: MethodEntry(label: "dense", method: "dense", options: [:]), seed: 1, model: model, training: training)
+        cfg.shiftedEval = true
+        let t = Trainer(dataDir: tmp.appendingPathComponent("data"), realData: nil,
+                        resultsRoot: tmp.appendingPathComponent("results"), environment: env, log: { _ in })
+        t.recordsCurveMetric = false
+        let r = try t.run(Cell(config: cfg), progress: { _ in })
+        let rec = try XCTUnwrap(r.shifted)
+        XCTAssertEqual(Set(rec.sets.keys), ["lexical_overlap"])
+        XCTAssertEqual(Set(rec.sets["lexical_overlap"]!.keys), ["accuracy_2way", "accuracy_entailed", "accuracy_non_entailed"])
+        XCTAssertEqual(Set(rec.clean.keys), ["accuracy", "accuracy_2way"])
+        XCTAssertGreaterThan(rec.examples, 0)
+        let m = rec.sets["lexical_overlap"]!
+        // Half the pairs are entailed: the 2-way accuracy is the mean of the two halves.
+        XCTAssertEqual(m["accuracy_2way"]!, (m["accuracy_entailed"]! + m["accuracy_non_entailed"]!) / 2, accuracy: 1.0 / Double(rec.examples) + 1e-12)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: LexicalOverlapProbe.url(root: tmp.appendingPathComponent("data/proxy-smoke")).path))
     }
 }
