@@ -147,6 +147,7 @@ public final class Trainer: CellRunner {
             result.shifted = try ShiftedEval.evaluate(task, root: src.root, log: log) { b, n in
                 decode(model.predict(b.input, taskID: tid), batch: b, count: n)
             }
+            result.wallSeconds = Date().timeIntervalSince(start)
         }
         return result
     }
