@@ -174,6 +174,16 @@ public enum CIFAR100 {
         let fineNames = try readNames(dir.appendingPathComponent("fine_label_names.txt"), root: root, expected: fineClasses)
         let coarseNames = try readNames(dir.appendingPathComponent("coarse_label_names.txt"), root: root, expected: coarseClasses)
         let bytes = try readFile(file, root: root)
+        let (images, fine, coarse, n) = try parseRecords(bytes, file: file)
+        let isProxy = DatasetLayout.isProxy(root)
+        let difficulty = try loadDifficulty(root: root, split: split, count: n)
+        return CIFARSplit(split: split, file: file, images: images, fineLabels: fine, coarseLabels: coarse,
+                          fineNames: fineNames, coarseNames: coarseNames, difficulty: difficulty, isProxy: isProxy)
+    }
+
+    /// The records of a CIFAR-100 binary file: pixels `[n, 3, 32, 32]`, fine and coarse
+    /// labels, and the record count `n` (errors as `load`'s).
+    static func parseRecords(_ bytes: Data, file: URL) throws -> ([UInt8], [Int], [Int], Int) {
         if bytes.count % recordBytes != 0 {
             let full = bytes.count / recordBytes
             throw DataError(file: file.path, location: "offset \(full * recordBytes)",
@@ -213,10 +223,21 @@ public enum CIFAR100 {
             }
         }
         if let failure { throw failure }
-        let isProxy = DatasetLayout.isProxy(root)
-        let difficulty = try loadDifficulty(root: root, split: split, count: n)
-        return CIFARSplit(split: split, file: file, images: images, fineLabels: fine, coarseLabels: coarse,
-                          fineNames: fineNames, coarseNames: coarseNames, difficulty: difficulty, isProxy: isProxy)
+        return (images, fine, coarse, n)
+    }
+
+    /// A shifted test set, `cifar-100-binary/shifted/<name>.bin` (see `CIFARShift`), with
+    /// the label names of the dataset root; only its first `limit` records when given.
+    public static func loadShifted(root: URL, name: String, limit: Int? = nil) throws -> CIFARSplit {
+        let dir = root.appendingPathComponent(folder)
+        let file = CIFARShift.directory(root: root).appendingPathComponent("\(name).bin")
+        let fineNames = try readNames(dir.appendingPathComponent("fine_label_names.txt"), root: root, expected: fineClasses)
+        let coarseNames = try readNames(dir.appendingPathComponent("coarse_label_names.txt"), root: root, expected: coarseClasses)
+        var bytes = try readFile(file, root: root)
+        if let limit, bytes.count > limit * recordBytes { bytes = bytes.prefix(limit * recordBytes) }
+        let (images, fine, coarse, _) = try parseRecords(bytes, file: file)
+        return CIFARSplit(split: name, file: file, images: images, fineLabels: fine, coarseLabels: coarse,
+                          fineNames: fineNames, coarseNames: coarseNames, isProxy: DatasetLayout.isProxy(root))
     }
 
     /// The proxy's `cifar-100-binary/difficulty.tsv` rows for `split` (header

@@ -20,6 +20,9 @@ public struct CellConfig: Codable, Equatable, Sendable {
     /// The pretrained tier's model folder and recipe; nil (and absent from the canonical
     /// JSON, so the hashes of the other tiers are unchanged) elsewhere.
     public var pretrained: PretrainedSpec?
+    /// True when the cell also evaluates on the task's shifted sets (the tier's
+    /// `shifted_eval`); nil, and absent from the canonical JSON, when off.
+    public var shiftedEval: Bool?
 
     public init(suite: String, modality: Modality, tier: String, data: String, task: String, method: MethodEntry,
                 seed: Int, model: ModelSpec, training: TrainingSpec, pretrained: PretrainedSpec? = nil) {
@@ -117,9 +120,10 @@ public func expandGrid(suite: Suite, tierName: String, seedCount: Int? = nil) th
     for task in tier.tasks {
         for entry in entries {
             for seed in seeds {
-                let cfg = CellConfig(suite: suite.name, modality: suite.modality, tier: tierName, data: tier.data,
+                var cfg = CellConfig(suite: suite.name, modality: suite.modality, tier: tierName, data: tier.data,
                                      task: task, method: tier.methodEntry(entry, task: task), seed: seed, model: tier.model,
                                      training: tier.taskTraining[task] ?? tier.training, pretrained: tier.pretrained)
+                if tier.shiftedEval == true { cfg.shiftedEval = true }
                 cells.append(Cell(config: cfg))
             }
         }

@@ -138,6 +138,10 @@ public struct CellResult: Codable, Equatable, Sendable {
     /// tier reads only `max_length`); nil elsewhere.
     public var encoder: EncoderRecord? = nil
 
+    /// Metrics on the shifted evaluation sets and on the same subset of the clean set
+    /// (`ShiftedEval`); nil when the tier's `shifted_eval` is off and in older results.
+    public var shifted: ShiftedRecord? = nil
+
     public var isOK: Bool { status == "ok" }
 
     /// Mean experts (blocks) chosen per token (sequence) over the routed layers.

@@ -203,6 +203,8 @@ public struct TierSpec: Codable, Equatable, Sendable {
         if let o = taskMethodOptions[task]?[entry.label] { e.options.merge(o) { $1 } }
         return e
     }
+    /// Evaluate every cell on the task's shifted sets too (`shifted_eval: true`); nil when off.
+    public var shiftedEval: Bool? = nil
 }
 
 /// A validated suite file.
@@ -301,7 +303,7 @@ public struct Suite: Equatable, Sendable {
         var tiers: [String: TierSpec] = [:]
         for (tierName, t) in try require("tiers").mapping(allowed: tierNames) {
             let fields = try t.mapping(allowed: ["data", "model", "training", "task_training", "tasks", "methods", "seeds",
-                                                 "method_options", "task_method_options"]
+                                                 "method_options", "task_method_options", "shifted_eval"]
                                           + PretrainedSpec.tierKeys)
             func f(_ k: String) -> YAMLReader? { fields.first { $0.0 == k }?.1 }
             let dataReader = f("data")
@@ -385,9 +387,20 @@ public struct Suite: Equatable, Sendable {
                 for (task, o) in try r.mapping(allowed: tierTasks) { taskMethodOptions[task] = try readMethodOptions(o, base: methodOptions) }
             }
             let seeds = try f("seeds").map { try seedList($0) } ?? baseSeeds
-            tiers[tierName] = TierSpec(name: tierName, data: data, model: tierModel, training: training,
-                                       taskTraining: taskTraining, tasks: tierTasks, methods: tierMethods, seeds: seeds,
-                                       pretrained: pretrained, methodOptions: methodOptions, taskMethodOptions: taskMethodOptions)
+            var tier = TierSpec(name: tierName, data: data, model: tierModel, training: training,
+                                taskTraining: taskTraining, tasks: tierTasks, methods: tierMethods, seeds: seeds,
+                                pretrained: pretrained, methodOptions: methodOptions, taskMethodOptions: taskMethodOptions)
+            if let r = f("shifted_eval") {
+                let on = try r.bool()
+                if on, modality == .text, !tierTasks.contains("mnli") {
+                    throw r.error("shifted_eval: a text tier needs the task mnli (its lexical-overlap probe is the only shifted text set)")
+                }
+                if on, pretrained != nil {
+                    throw r.error("shifted_eval: the pretrained tier does not evaluate on shifted sets")
+                }
+                tier.shiftedEval = on ? true : nil
+            }
+            tiers[tierName] = tier
         }
         return Suite(name: name, file: file, modality: modality, tasks: tasks, methods: methods, tiers: tiers)
     }

@@ -153,6 +153,12 @@ public final class Trainer: CellRunner {
         result.routingByLevelLength = ev.routingByLevelLength
         result.specialization = specialization.record
         result.curve = outcome.curve
+        if cfg.shiftedEval == true {
+            result.shifted = try ShiftedEval.evaluate(task, root: src.root, log: log) { b, n in
+                decode(model.predict(b.input, taskID: tid), batch: b, count: n)
+            }
+            result.wallSeconds = Date().timeIntervalSince(start)
+        }
         return result
     }
 
@@ -380,6 +386,8 @@ final class TextTask: PreparedTask {
     let trainScores: [Float]
     let evals: [(name: String, enc: [WordPieceEncoding], labels: [Int], scores: [Float], levels: [Int]?)]
     let vocabSize: Int
+    /// The tokenizer the examples were encoded with (for extra evaluation sets).
+    let tokenizer: WordPieceTokenizer
 
     /// With `tokenizer` (a pretrained model's own vocabulary) no vocabulary is built.
     init(root: URL, task: GLUETask, model: ModelSpec, training: TrainingSpec, vocabURL: URL,
@@ -404,6 +412,7 @@ final class TextTask: PreparedTask {
             tok = try WordPieceTokenizer(vocabulary: vocab)
         }
         vocabSize = tok.vocabulary.count
+        tokenizer = tok
         func enc(_ e: GLUEExample) -> WordPieceEncoding { tok.encode(e.textA, e.textB, maxLength: model.maxLength) }
         train = trainExamples.map(enc)
         trainLabels = trainExamples.map { $0.label ?? 0 }
