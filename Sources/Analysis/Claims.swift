@@ -24,6 +24,10 @@ public struct Claim: Equatable, Sendable {
         /// the mean over the suite's tasks; a repeated-measures ANOVA over layers with seeds
         /// as blocks, and the per-seed range of the layer means against a margin.
         case expertsByLayer = "experts_by_layer"
+        /// `a` is more robust than `b`: per seed, `b`'s drop from the clean examples to the
+        /// shifted sets minus `a`'s (`Robustness`), in points, paired over seeds; reproduced
+        /// when shown above 0, not reproduced when shown below the equivalence margin.
+        case robustness
     }
 
     public var id: String
@@ -94,7 +98,7 @@ public enum ClaimsFile {
             }
             guard let a = try tget("a")?.string() else { throw test.error("missing 'a'") }
             let b = try tget("b")?.string()
-            let needsB: Set<Claim.Kind> = [.difference, .flopsRatio, .activeRatio, .paramsRatio]
+            let needsB: Set<Claim.Kind> = [.difference, .flopsRatio, .activeRatio, .paramsRatio, .robustness]
             if needsB.contains(kind) && b == nil { throw test.error("kind '\(kname)' needs 'b'") }
             let maxV = try tget("max")?.double()
             let minV = try tget("min")?.double()
@@ -240,6 +244,26 @@ public enum ClaimChecker {
             return v
         case .expertsByTask:
             return checkByTask(claim, suite: suite, rs: rs)
+        case .robustness:
+            guard let b = claim.b else { return nil }
+            let da = Robustness.dropsBySeed(rs, suite: suite, method: claim.a)
+            let db = Robustness.dropsBySeed(rs, suite: suite, method: b)
+            guard !da.isEmpty, !db.isEmpty else { return nil }
+            // Positive: a falls less than b.
+            guard let p = Stats.paired(db, da) else {
+                return ClaimVerdict(claim: claim, suite: suite,
+                                    measured: "\(Set(da.keys).intersection(db.keys).count) seed(s) common to both methods",
+                                    test: "the paired t-test needs at least 2 seeds present for both methods", verdict: .inconclusive)
+            }
+            var v = tested(claim, suite: suite, p: p, lower: 0, upper: margin, unit: "points")
+            v.seedsFor12 = Stats.seedsNeeded(sd: p.sd, halfWidth: targetHalfWidth)
+            let seeds = p.seeds
+            let ma = Stats.mean(seeds.map { da[$0]! }), mb = Stats.mean(seeds.map { db[$0]! })
+            let metrics = Set(rs.filter { $0.method == claim.a }.compactMap { Robustness.drop($0)?.metric }).sorted().joined(separator: ", ")
+            v.measured = String(format: "%+.2f points (drop %@ %.2f, %@ %.2f on %@; n = %d paired seeds)", p.mean, b, mb, claim.a, ma, metrics, p.n)
+            v.test = String(format: "paired t over seeds of %@'s drop minus %@'s: t = %.2f, df = %d", b, claim.a,
+                            p.se > 0 ? p.mean / p.se : .nan, p.n - 1)
+            return v
         case .expertsByLayer:
             return checkByLayer(claim, suite: suite, rs: rs)
         case .paramsRatio:

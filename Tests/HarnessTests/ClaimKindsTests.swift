@@ -116,3 +116,50 @@ final class ClaimKindsTests: XCTestCase {
         """)) { XCTAssertTrue("\($0)".contains("tasks_a' and 'tasks_b"), "\($0)") }
     }
 }
+
+/// The robustness comparison on hand-built shifted records.
+final class RobustnessClaimTests: XCTestCase {
+    func result(_ method: String, _ seed: Int, clean: Double, sets: [Double], metric: String = "top1") throws -> CellResult {
+        let cells = try expandGrid(suite: try Fixture.suite(), tierName: "proxy")
+        var r = Fixture.result(cells[0], metrics: [metric: clean])
+        r.suite = "cifar100"; r.task = "cifar100"; r.method = method; r.seed = seed
+        r.shifted = ShiftedRecord(examples: 100, clean: [metric: clean, "top5": 0.9],
+                                  sets: Dictionary(uniqueKeysWithValues: sets.enumerated().map { ("set-\($0.offset)", [metric: $0.element]) }))
+        return r
+    }
+
+    func testDropIsCleanMinusTheMeanOverSets() throws {
+        // top1: clean 60, sets 50 and 40: drop 60 − 45 = 15 points.
+        let d = try XCTUnwrap(Robustness.drop(try result("dlr", 1, clean: 0.6, sets: [0.5, 0.4])))
+        XCTAssertEqual(d.metric, "top1")
+        XCTAssertEqual(d.drop, 15, accuracy: 1e-9)
+        // An error rate enters as 100 − rate: WER 0.3 clean, 0.5 shifted: a drop of 20 points.
+        let w = try XCTUnwrap(Robustness.drop(try result("dlr", 1, clean: 0.3, sets: [0.5], metric: "wer")))
+        XCTAssertEqual(w.drop, 20, accuracy: 1e-9)
+    }
+
+    func testRobustnessClaimPairsBySeed() throws {
+        // dlr drops 10, 11, 12 points; molex 14, 14, 16: effect (molex − dlr) 4, 3, 4.
+        var rs: [CellResult] = []
+        for (s, (a, b)) in [(10.0, 14.0), (11.0, 14.0), (12.0, 16.0)].enumerated() {
+            rs.append(try result("dlr", s + 1, clean: 0.6, sets: [0.6 - a / 100]))
+            rs.append(try result("molex", s + 1, clean: 0.6, sets: [0.6 - b / 100]))
+        }
+        let c = Claim(id: "r", paper: "p", source: "abstract", text: "t", kind: .robustness, a: "dlr", b: "molex",
+                      suites: ["cifar100"], expected: nil, expectedHigh: nil, max: nil)
+        let v = try XCTUnwrap(ClaimChecker.check(c, suite: "cifar100", results: rs))
+        let p = try XCTUnwrap(v.paired)
+        XCTAssertEqual(p.differences[0], 4, accuracy: 1e-9)
+        XCTAssertEqual(p.differences[1], 3, accuracy: 1e-9)
+        XCTAssertEqual(p.differences[2], 4, accuracy: 1e-9)
+        XCTAssertEqual(p.mean, 11.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(v.verdict, .reproduced)
+        // Equal drops, tightly: not reproduced (shown below the 0.5-point margin).
+        var same: [CellResult] = []
+        for s in 1...4 {
+            same.append(try result("dlr", s, clean: 0.6, sets: [0.5 + 0.0001 * Double(s % 2)]))
+            same.append(try result("molex", s, clean: 0.6, sets: [0.5]))
+        }
+        XCTAssertEqual(ClaimChecker.check(c, suite: "cifar100", results: same)?.verdict, .notReproduced)
+    }
+}
