@@ -240,6 +240,37 @@ public struct SuiteReport {
         return s
     }
 
+    /// Robustness: per method, the score on the clean examples and on each shifted set (mean
+    /// ± SD over seeds, in points of the compared metric) and the drop (clean minus the mean
+    /// over the sets), per task with shifted records.
+    public func robustness() -> String {
+        let withShift = results.filter { Robustness.drop($0) != nil }
+        guard !withShift.isEmpty else { return "" }
+        func ms(_ v: [Double]) -> String {
+            guard !v.isEmpty else { return "—" }
+            return v.count > 1 ? String(format: "%.1f ± %.1f", Stats.mean(v), Stats.std(v)) : String(format: "%.1f", v[0])
+        }
+        var s = ""
+        for t in tasks {
+            let rs = withShift.filter { $0.task == t.name }
+            guard let first = rs.first, let d0 = Robustness.drop(first), let rec = first.shifted else { continue }
+            let sets = Set(rs.flatMap { Robustness.drop($0)!.sets.keys }).sorted()
+            let metricName = d0.metric == "wer" ? "100 − WER" : d0.metric
+            s += "**\(t.title)** — \(metricName), points, on the first \(rec.examples) examples of each set (the clean column is the same examples unshifted); drop = clean − mean over the \(sets.count) shifted sets.\n\n"
+            s += "| method | clean | " + sets.joined(separator: " | ") + " | drop |\n|---|---|" + String(repeating: "---|", count: sets.count + 1) + "\n"
+            for m in methods {
+                let ds = rs.filter { $0.method == m }.compactMap(Robustness.drop)
+                guard !ds.isEmpty else { continue }
+                var row = [m, ms(ds.map(\.clean))]
+                for set in sets { row.append(ms(ds.compactMap { $0.sets[set] })) }
+                row.append("**" + ms(ds.map(\.drop)) + "**")
+                s += "| " + row.joined(separator: " | ") + " |\n"
+            }
+            s += "\n"
+        }
+        return s
+    }
+
     /// Which builds and machines the results came from: commits (with their code
     /// fingerprints) and CPU kinds (OpenBLAS kernels) with thread counts, each with its cells.
     public func provenance() -> String {
@@ -277,6 +308,8 @@ public struct SuiteReport {
         if !lc.isEmpty { s += "## Learning curves\n\nThe primary metric (percent) on a fixed evaluation subset after a third, two thirds and all of the steps, mean ± SD over seeds, and the mean training loss of the first and last twentieth of the steps.\n\n" + lc + "\n" }
         let r = routingByLayer()
         if !r.isEmpty { s += "## Routing: experts (blocks) chosen per token (sequence), per layer\n\nMax/mean load is the busiest unit's share over the mean (1.00 = perfectly balanced).\n\n" + r + "\n" }
+        let rob = robustness()
+        if !rob.isEmpty { s += "## Robustness under distribution shift\n\nEach cell is also evaluated on shifted copies of its evaluation set, written by the suite beside the dataset (`shifted_eval`; see docs/suite-files.md), and on the same examples unshifted. Mean ± SD over seeds.\n\n" + rob }
         let d = byDifficulty()
         if !d.isEmpty { s += "## Against the proxy difficulty level\n\nDo harder inputs get more experts? Level 1 is easiest.\n\n" + d + "\n" }
         for (caption, path) in plots { s += "![\(caption)](\(path))\n\n" }

@@ -1,6 +1,7 @@
 import Foundation
 import Analysis
 import Harness
+import Report
 import Routing
 import XCTest
 
@@ -161,5 +162,13 @@ final class RobustnessClaimTests: XCTestCase {
             same.append(try result("molex", s, clean: 0.6, sets: [0.5]))
         }
         XCTAssertEqual(ClaimChecker.check(c, suite: "cifar100", results: same)?.verdict, .notReproduced)
+    }
+
+    func testSuiteReportRobustnessTable() throws {
+        let rs = [try result("dlr", 1, clean: 0.6, sets: [0.5, 0.4]), try result("dlr", 2, clean: 0.6, sets: [0.5, 0.4])]
+        let report = SuiteReport(suite: "cifar100", tier: "proxy", methodOrder: ["dlr"], results: rs.map { var r = $0; r.tier = "proxy"; return r })
+        let t = report.robustness()
+        XCTAssertTrue(t.contains("| method | clean | set-0 | set-1 | drop |"), t)
+        XCTAssertTrue(t.contains("| dlr | 60.0 ± 0.0 | 50.0 ± 0.0 | 40.0 ± 0.0 | **15.0 ± 0.0** |"), t)
     }
 }
