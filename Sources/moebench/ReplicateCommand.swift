@@ -13,10 +13,56 @@ let suitesRunByNameOnly: Set<String> = ["survey"]
 
 /// Loads every suite file of `Suites/` (or one by name), validated against the registered
 /// methods and the known tasks. `all` is every suite but `suitesRunByNameOnly`.
+/// A line that reports a finished (or failed) cell: what `--quiet` keeps.
+func isCellLine(_ line: String) -> Bool {
+    line.contains(" done in ") || line.contains("FAILED")
+}
+
+/// The summary table printed at the end of a run: per suite, method and task, the task's
+/// primary metric (percent) as mean ± SD over the seeds with an ok result, and the count.
+func runSummaryTable(_ cells: [Cell], resultsRoot: URL) -> String {
+    var groups: [String: [String: [String: [Double]]]] = [:]
+    var failed = 0
+    for c in cells {
+        guard let r = ResultStore.cached(c, resultsRoot: resultsRoot) else { continue }
+        guard r.isOK else { failed += 1; continue }
+        guard let metric = TaskCatalog.info(r.task)?.metrics.first, let v = r.metrics[metric] else { continue }
+        groups[r.suite, default: [:]][r.task, default: [:]][r.method, default: []].append(v * 100)
+    }
+    guard !groups.isEmpty else { return "" }
+    var s = "\nsummary (primary metric, percent, mean ± SD over seeds [n]):\n"
+    for (suite, byTask) in groups.sorted(by: { $0.key < $1.key }) {
+        let order = cells.map(\.config.method.label).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let tasks = cells.filter { $0.config.suite == suite }.map(\.config.task).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let methods = order.filter { m in byTask.values.contains { $0[m] != nil } }
+        let header = ["method"] + tasks.compactMap { t in byTask[t] == nil ? nil : "\(t) \(TaskCatalog.info(t)?.metrics.first ?? "")" }
+        var rows = [header]
+        for m in methods {
+            var row = [m]
+            for t in tasks where byTask[t] != nil {
+                let v = byTask[t]?[m] ?? []
+                if v.isEmpty { row.append("—"); continue }
+                let mean = v.reduce(0, +) / Double(v.count)
+                let sd = v.count > 1 ? (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0
+                row.append(v.count > 1 ? String(format: "%.1f ± %.1f [%d]", mean, sd, v.count) : String(format: "%.1f [1]", mean))
+            }
+            rows.append(row)
+        }
+        let widths = (0..<header.count).map { i in rows.map { $0[i].count }.max() ?? 0 }
+        s += "\(suite):\n"
+        for row in rows {
+            let line = "  " + row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            s += String(line.reversed().drop(while: { $0 == " " }).reversed()) + "\n"
+        }
+    }
+    if failed > 0 { s += "(\(failed) failed cell(s) not in the table)\n" }
+    return s
+}
+
 func loadSuites(_ dir: String, name: String) throws -> [Suite] {
     let fm = FileManager.default
     guard let files = try? fm.contentsOfDirectory(atPath: dir) else {
-        throw HarnessError("\(dir): no such suites folder")
+        throw HarnessError("\(dir): no such suites folder; run moebench from the repository root (where Suites/ is) or pass --suites DIR")
     }
     let names = files.filter { $0.hasSuffix(".yaml") && $0 != "claims.yaml" }.sorted()
     var suites: [Suite] = []
@@ -99,6 +145,12 @@ struct ReplicateCommand: ParsableCommand {
         (`moebench --version`) match this build; results of other code are stale and re-run \
         (--keep-stale keeps them). Failed results are re-run. Each cell runs under a lock file \
         beside its result, so several processes on one results folder split the work.
+
+        Examples:
+          moebench replicate --tier smoke                      # every suite, one seed, about a minute
+          moebench replicate --suite glue --tasks sst2,rte --methods dense,dlr --seeds 2
+          moebench replicate --tier proxy --jobs 2 --threads 1 --quiet
+          moebench replicate --suite cifar100 --tier full --data /datasets --shard 0/8 --no-report
         """)
 
     @Option(help: "Suite name, or 'all'.") var suite = "all"
@@ -123,6 +175,7 @@ struct ReplicateCommand: ParsableCommand {
     @Option(help: .hidden) var workerOf: Int32?
     @Option(help: .hidden) var startedAt: Double?
     @Flag(help: "Do not render the reports afterwards.") var noReport = false
+    @Flag(help: "Print one line per finished cell (no step or progress lines), then the summary.") var quiet = false
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
@@ -156,6 +209,10 @@ struct ReplicateCommand: ParsableCommand {
                                   resultsRoot: resultsURL, environment: env)
             var runner = GridRunner(resultsRoot: resultsURL, shard: shardSel, retryFailed: !keepFailed, keepStale: keepStale, force: force)
             if let startedAt { runner.startedAt = Date(timeIntervalSince1970: startedAt) }
+            if quiet {
+                runner.log = { line in if isCellLine(line) { print(line) } }
+                trainer.log = { _ in }
+            }
             if let parent = workerOf {
                 // A --jobs worker: stops as soon as its parent is gone (a kill -9 of the run),
                 // and leaves the step lines to the parent's whole-grid progress.
@@ -164,6 +221,10 @@ struct ReplicateCommand: ParsableCommand {
                 trainer.log = { _ in }
             }
             summary = runner.run(cells, runner: trainer, environment: env)
+        }
+        if workerOf == nil {
+            let table = runSummaryTable(cells.enumerated().filter { shardSel.contains($0.offset) }.map(\.element), resultsRoot: resultsURL)
+            if !table.isEmpty { print(table) }
         }
         if workerOf != nil {
             print("worker-summary ran=\(summary.ran) failed=\(summary.failed) locked=\(summary.lockedElsewhere)")
@@ -251,6 +312,8 @@ struct ReplicateCommand: ParsableCommand {
                 for line in String(decoding: d, as: UTF8.self).split(separator: "\n") {
                     if line.hasPrefix("worker-summary ") {
                         workerSummaries.append(String(line))
+                    } else if quiet && !isCellLine(String(line)) {
+                        continue
                     } else {
                         print("[job \(j + 1)] \(line)")
                     }
@@ -271,7 +334,7 @@ struct ReplicateCommand: ParsableCommand {
                 return m >= start.addingTimeInterval(-1)
             }.count
             let now = Date()
-            if done != lastDone || now.timeIntervalSince(lastPrint) >= 30 {
+            if !quiet, done != lastDone || now.timeIntervalSince(lastPrint) >= 30 {
                 let elapsed = now.timeIntervalSince(start)
                 let eta = done > 0 ? elapsed / Double(done) * Double(todo.count - done) : Double.nan
                 print("progress: \(done)/\(todo.count) cells of this run finished (\(summary.cached) cached before), \(formatDuration(elapsed)) elapsed, ETA \(done > 0 ? formatDuration(eta) : "?")")

@@ -187,6 +187,31 @@ final class ReplicationCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("res").path), "nothing ran")
     }
 
+    func testQuietPrintsOneLinePerCellAndASummaryTable() throws {
+        let exe = try moebench()
+        let root = try workspace()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let r = try run(exe, replicateArgs("res", ["--quiet"]), in: root)
+        XCTAssertEqual(r.status, 0, r.output)
+        let lines = r.output.split(separator: "\n").map(String.init)
+        XCTAssertFalse(lines.contains { $0.contains(" step ") }, r.output)
+        XCTAssertEqual(lines.filter { $0.contains(" done in ") }.count, 4, r.output)
+        // The summary: the tasks' primary metrics per method, one seed each.
+        XCTAssertTrue(r.output.contains("summary (primary metric, percent, mean ± SD over seeds [n]):"), r.output)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  method") && $0.contains("sst2 accuracy") && $0.contains("rte accuracy") }, r.output)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("  dense ") || $0.hasPrefix("  switch ") }.count, 2, r.output)
+    }
+
+    func testOutsideTheRepositoryTheErrorSaysHowToFixIt() throws {
+        let exe = try moebench()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("moebench-empty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let r = try run(exe, ["replicate", "--tier", "smoke"], in: root)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("Suites: no such suites folder; run moebench from the repository root (where Suites/ is) or pass --suites DIR"), r.output)
+    }
+
     func testUnwritableResultsFolderFailsTheRunNamingTheError() throws {
         let exe = try moebench()
         let root = try workspace()
