@@ -30,9 +30,11 @@ public enum PretrainedReport {
                              + "(\(spec.pooling) pooling, dense + tanh + output) trained fully, AdamW; max length \(lengths) tokens. "
                              + "`molex` and `dlr` route over the encoder's own layers (no copies); DLR is this suite's reading "
                              + "of its paper's abstract. `switch`, `top2` and `topp` replace each layer's FFN by experts that all "
-                             + "start as copies of it (sparse upcycling), with routers from scratch; experts and routers train fully."
+                             + "start as copies of it (sparse upcycling), with routers from scratch; experts and routers train fully "
+                             + "(at the learning rates of the recipe below)."
                              + (spec.scratchBaseline ? " `\(PretrainedSpec.scratchLabel)` is the same encoder architecture randomly "
                                 + "initialised (BERT's initialisation), without adapters, every weight trained with the same recipe." : ""))
+                lines.append(contentsOf: recipe(rs, spec: spec))
             }
             lines.append(comparison(suite: suite, pretrained: rs, scratch: scratch.filter { $0.suite == suite && $0.tier == "proxy" }))
             out[suite] = lines
@@ -83,5 +85,73 @@ public enum PretrainedReport {
             return "**Pretrained vs from scratch** (\(taskList)): \(preText); no from-scratch `dense` results on these tasks to compare with."
         }
         return "**Pretrained vs from scratch** (average over \(taskList)): \(preText); " + parts.joined(separator: "; ") + "."
+    }
+
+    /// The recipe per method, read from the cells' configurations: the training settings per
+    /// task, the optimizer groups, each method's options (with the tasks where they differ)
+    /// and what the tier departs from in the papers' setups.
+    static func recipe(_ rs: [CellResult], spec: PretrainedSpec) -> [String] {
+        var out: [String] = []
+        let groups = spec.parameterGroups
+        let order = TaskCatalog.text.map(\.name)
+        let tasks = Set(rs.map(\.task)).sorted { (order.firstIndex(of: $0) ?? .max, $0) < (order.firstIndex(of: $1) ?? .max, $1) }
+        func title(_ t: String) -> String { TaskCatalog.text.first { $0.name == t }?.title ?? t }
+        func lr(_ v: Double) -> String { v == 0 ? "0" : String(format: "%g", v) }
+        let perTask = tasks.compactMap { t -> String? in
+            guard let c = rs.first(where: { $0.task == t })?.config.training else { return nil }
+            let steps = c.steps.map { "\($0) steps" } ?? c.epochs.map { "\(num($0)) epochs" } ?? "?"
+            return "\(title(t)) lr \(lr(c.lr)), \(steps) of batch \(c.batchSize)"
+        }
+        if let c = rs.first?.config.training {
+            out.append("**Training:** optimizer \(c.optimizer), weight decay \(lr(c.weightDecay)), \(num(c.warmupFraction * 100, 3))% warmup "
+                       + "then \(c.schedule) decay, gradient clipping at \(c.clipNorm.map { lr($0) } ?? "none"); per task: "
+                       + perTask.joined(separator: "; ") + ".")
+        }
+        if !groups.isEmpty {
+            let parts = groups.map { g -> String in
+                let sel = (g.prefixes.map { "`\($0)*`" } + g.contains.map { "`*\($0)*`" }).joined(separator: ", ")
+                let rate = g.lr.map { "lr \(lr(Double($0)))" } ?? "the task's lr"
+                let wd = g.weightDecay.map { "weight decay \(lr(Double($0)))" } ?? "the tier's weight decay"
+                return "`\(g.name)` (\(sel)): \(rate), \(wd)"
+            }
+            out.append("**Optimizer groups** (by parameter name; a group without a matching parameter is empty): "
+                       + parts.joined(separator: "; ") + "; every other trained parameter (adapters, head, the "
+                       + "from-scratch baseline's encoder): the task's lr and the tier's weight decay.")
+        }
+        var rows = ["| method | options (every task) | options differing by task |", "|---|---|---|"]
+        var labels: [String] = []
+        for r in rs where !labels.contains(r.method) { labels.append(r.method) }
+        for label in labels {
+            let cells = rs.filter { $0.method == label }
+            var byTask: [String: [String: String]] = [:]
+            for c in cells { byTask[c.task] = c.config.method.options.mapValues(\.description) }
+            let keys = Set(byTask.values.flatMap(\.keys)).sorted()
+            var common: [String] = [], differing: [String] = []
+            for k in keys {
+                let values = tasks.compactMap { t in byTask[t].map { $0[k] ?? "(default)" } }
+                if Set(values).count == 1, let v = values.first {
+                    common.append("\(k): \(v)")
+                } else {
+                    differing.append("\(k): " + tasks.compactMap { t in byTask[t].map { "\(title(t)) \($0[k] ?? "default")" } }
+                        .joined(separator: ", "))
+                }
+            }
+            let method = cells.first?.config.method.method ?? label
+            rows.append("| \(label) (`\(method)`) | \(common.isEmpty ? "—" : common.joined(separator: "; ")) | "
+                        + "\(differing.isEmpty ? "—" : differing.joined(separator: "; ")) |")
+        }
+        out.append("**Recipe per method** (the options every cell ran with, from its result file; `renormalize` divides the "
+                   + "chosen experts' gates by their sum, so the upcycled layer starts as the pretrained FFN):\n\n"
+                   + rows.joined(separator: "\n"))
+        let c = rs.first?.config.training
+        out.append("**Departures from the MoLEx paper's recipe** (RoBERTa-base, LoRA r = 8, alpha = 16 on query and value, "
+                   + "weight decay 0.1, batch 16-32 per GPU on 8 GPUs, 25 to 80 epochs of the real sets at 4e-4 to 5e-4): "
+                   + "the encoder is MiniLM-L6 (22.7M parameters, 6 layers of width 384); training is \(c?.steps.map { "\($0) steps" } ?? "a budget") "
+                   + "of batch \(c?.batchSize ?? 0) over the first \(c?.trainExamples.map { "\($0)" } ?? "all") proxy training examples per task, "
+                   + "about one pass, with the learning rates raised for that budget; weight decay \(c.map { lr($0.weightDecay) } ?? "?") outside "
+                   + "the groups above; MoLEx and DLR votes leave padding out (the reference code pools over every position). "
+                   + "The upcycled methods (`switch`, `top2`, `topp`) appear in neither paper's pretrained tables: they are this "
+                   + "suite's sparse upcycling of the same encoder.")
+        return out
     }
 }
