@@ -34,9 +34,9 @@ public enum PretrainedReport {
                              + "(at the learning rates of the recipe below)."
                              + (spec.scratchBaseline ? " `\(PretrainedSpec.scratchLabel)` is the same encoder architecture randomly "
                                 + "initialised (BERT's initialisation), without adapters, every weight trained with the same recipe." : ""))
-                lines.append(contentsOf: recipe(rs, spec: spec))
             }
             lines.append(comparison(suite: suite, pretrained: rs, scratch: scratch.filter { $0.suite == suite && $0.tier == "proxy" }))
+            if let spec = rs.compactMap(\.config.pretrained).first { lines.append(contentsOf: recipe(rs, spec: spec)) }
             out[suite] = lines
         }
         return out

@@ -2,6 +2,7 @@ import Foundation
 import Analysis
 import Harness
 import Report
+import Routing
 import XCTest
 
 /// The pretrained tier's report: its own file, the recipe note, and the comparison of
@@ -36,7 +37,7 @@ final class PretrainedReportTests: XCTestCase {
                        result(tier: "proxy", task: "rte", method: "dense", seed: 2, metrics: ["accuracy": 0.4]),
                        result(tier: "proxy", task: "cola", method: "dense", seed: 1, metrics: ["mcc": 0.1])]
         let notes = PretrainedReport.notes(pretrained: pre, scratch: scratch)["glue"] ?? []
-        XCTAssertEqual(notes.count, 2)
+        XCTAssertEqual(notes.count, 5, "model, comparison, training, recipe table, departures")
         XCTAssertTrue(notes[0].contains("LoRA (r = 8, alpha = 16, on query, value"), notes[0])
         XCTAssertTrue(notes[1].contains("averages 75.0 ± 7.1 (2 seeds)"), notes[1])
         XCTAssertTrue(notes[1].contains("averages 55.0 ± 7.1 (2 seeds)"), notes[1])
@@ -77,5 +78,30 @@ final class PretrainedReportTests: XCTestCase {
         XCTAssertTrue(md.contains("**Data:** proxy"))
         XCTAssertTrue(md.contains("+20.0 points"))
         XCTAssertTrue(md.contains("| molex |"))
+    }
+
+    /// The recipe lines read each cell's configuration: per-task training, the optimizer
+    /// groups, options common to every task and those that differ.
+    func testRecipeFromTheCellConfigurations() throws {
+        func cell(_ task: String, _ method: String, _ options: [String: OptionValue], lr: Double) -> CellResult {
+            var r = result(tier: "pretrained", task: task, method: method, seed: 1, metrics: ["accuracy": 0.8])
+            r.config.method = MethodEntry(label: method, method: method, options: options)
+            r.config.training.lr = lr
+            r.config.training.trainExamples = 2000
+            r.config.pretrained?.parameterGroups = [ParameterGroup(name: "gate", prefixes: ["mixer.gates"], lr: 0.1, weightDecay: 0.1),
+                                                    ParameterGroup(name: "router", contains: [".router"])]
+            return r
+        }
+        let rs = [cell("sst2", "molex", ["a": .double(0.5), "balance_weight": .double(0.01)], lr: 0.001),
+                  cell("rte", "molex", ["a": .double(0.5), "balance_weight": .double(0.001)], lr: 0.001),
+                  cell("sst2", "top2", ["renormalize": .bool(true)], lr: 0.001),
+                  cell("rte", "top2", ["renormalize": .bool(true)], lr: 0.001)]
+        let lines = PretrainedReport.notes(pretrained: rs, scratch: [])["glue"] ?? []
+        XCTAssertEqual(lines.count, 6, "model, comparison, training, groups, recipe table, departures")
+        XCTAssertTrue(lines[2].contains("per task: SST-2 lr 0.001, 60 steps of batch 32; RTE lr 0.001, 60 steps of batch 32."), lines[2])
+        XCTAssertTrue(lines[3].contains("`gate` (`mixer.gates*`): lr 0.1, weight decay 0.1; `router` (`*.router*`): the task's lr, the tier's weight decay"), lines[3])
+        XCTAssertTrue(lines[4].contains("| molex (`molex`) | a: 0.5 | balance_weight: SST-2 0.01, RTE 0.001 |"), lines[4])
+        XCTAssertTrue(lines[4].contains("| top2 (`top2`) | renormalize: true | — |"), lines[4])
+        XCTAssertTrue(lines[5].contains("60 steps of batch 32 over the first 2000 proxy training examples"), lines[5])
     }
 }
