@@ -289,6 +289,11 @@ public enum ClaimChecker {
             guard let pooled = DifficultyTrend.pooled(rs, suite: suite, method: claim.a) else {
                 let old = rs.contains { $0.method == claim.a && $0.isOK && !$0.byDifficulty.isEmpty }
                 guard old else { return nil }
+                if rs.allSatisfy({ $0.config.pretrained != nil }) {
+                    return ClaimVerdict(claim: claim, suite: suite,
+                                        measured: "no level × length record: the pretrained tier's trainer records routing by level only",
+                                        test: "needs `routingByLevelLength` (recorded by the from-scratch tiers)", verdict: .inconclusive)
+                }
                 return ClaimVerdict(claim: claim, suite: suite,
                                     measured: "no level × length record in these results (made before it was recorded)",
                                     test: "needs `routingByLevelLength`: rerun the cells of `\(claim.a)`", verdict: .inconclusive)
