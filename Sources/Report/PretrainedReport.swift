@@ -93,6 +93,7 @@ public enum PretrainedReport {
     static func recipe(_ rs: [CellResult], spec: PretrainedSpec) -> [String] {
         var out: [String] = []
         let groups = spec.parameterGroups
+        let c = rs.first?.config.training
         let order = TaskCatalog.text.map(\.name)
         let tasks = Set(rs.map(\.task)).sorted { (order.firstIndex(of: $0) ?? .max, $0) < (order.firstIndex(of: $1) ?? .max, $1) }
         func title(_ t: String) -> String { TaskCatalog.text.first { $0.name == t }?.title ?? t }
@@ -102,7 +103,7 @@ public enum PretrainedReport {
             let steps = c.steps.map { "\($0) steps" } ?? c.epochs.map { "\(num($0)) epochs" } ?? "?"
             return "\(title(t)) lr \(lr(c.lr)), \(steps) of batch \(c.batchSize)"
         }
-        if let c = rs.first?.config.training {
+        if let c {
             out.append("**Training:** optimizer \(c.optimizer), weight decay \(lr(c.weightDecay)), \(num(c.warmupFraction * 100, 3))% warmup "
                        + "then \(c.schedule) decay, gradient clipping at \(c.clipNorm.map { lr($0) } ?? "none"); per task: "
                        + perTask.joined(separator: "; ") + ".")
@@ -143,7 +144,6 @@ public enum PretrainedReport {
         out.append("**Recipe per method** (the options every cell ran with, from its result file; `renormalize` divides the "
                    + "chosen experts' gates by their sum, so the upcycled layer starts as the pretrained FFN):\n\n"
                    + rows.joined(separator: "\n"))
-        let c = rs.first?.config.training
         out.append("**Departures from the MoLEx paper's recipe** (RoBERTa-base, LoRA r = 8, alpha = 16 on query and value, "
                    + "weight decay 0.1, batch 16-32 per GPU on 8 GPUs, 25 to 80 epochs of the real sets at 4e-4 to 5e-4): "
                    + "the encoder is MiniLM-L6 (22.7M parameters, 6 layers of width 384); training is \(c?.steps.map { "\($0) steps" } ?? "a budget") "
