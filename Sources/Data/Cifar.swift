@@ -159,13 +159,13 @@ public enum CIFAR100 {
     public static let downloadURL = "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"
 
     /// Reads `root/cifar-100-binary/{split}.bin` with the two label-name files, and the
-    /// proxy's `difficulty.tsv` when present.
+    /// proxy's difficulty side file `difficultyFile` when present (nil: levels not read).
     ///
     /// Throws a `DataError` when a file is missing (saying where to download and extract
     /// the archive), when the `.bin` size is not a multiple of 3074 (naming the offset of
     /// the truncated record), when a label byte is out of range (naming record and offset),
     /// or when a name file does not hold exactly 20 / 100 names.
-    public static func load(root: URL, split: String) throws -> CIFARSplit {
+    public static func load(root: URL, split: String, difficultyFile: String? = "difficulty.tsv") throws -> CIFARSplit {
         let dir = root.appendingPathComponent(folder)
         let file = dir.appendingPathComponent("\(split).bin")
         guard split == "train" || split == "test" else {
@@ -176,7 +176,7 @@ public enum CIFAR100 {
         let bytes = try readFile(file, root: root)
         let (images, fine, coarse, n) = try parseRecords(bytes, file: file)
         let isProxy = DatasetLayout.isProxy(root)
-        let difficulty = try loadDifficulty(root: root, split: split, count: n)
+        let difficulty = try difficultyFile.flatMap { try loadDifficulty(root: root, split: split, count: n, fileName: $0) }
         return CIFARSplit(split: split, file: file, images: images, fineLabels: fine, coarseLabels: coarse,
                           fineNames: fineNames, coarseNames: coarseNames, difficulty: difficulty, isProxy: isProxy)
     }
@@ -242,9 +242,10 @@ public enum CIFAR100 {
 
     /// The proxy's `cifar-100-binary/difficulty.tsv` rows for `split` (header
     /// `split<TAB>index<TAB>level`, one row per image, levels 1-3), or nil when the file is
-    /// absent (the published data has none).
-    public static func loadDifficulty(root: URL, split: String, count: Int) throws -> [Int]? {
-        let url = root.appendingPathComponent(folder).appendingPathComponent("difficulty.tsv")
+    /// absent (the published data has none). `fileName` names another side file of that format.
+    public static func loadDifficulty(root: URL, split: String, count: Int,
+                                      fileName: String = "difficulty.tsv") throws -> [Int]? {
+        let url = root.appendingPathComponent(folder).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let text = try String(contentsOf: url, encoding: .utf8)
         var levels = [Int?](repeating: nil, count: count)

@@ -115,6 +115,85 @@ public enum GLUETask: String, CaseIterable, Codable, Sendable, CustomStringConve
     public func labelID(_ text: String) -> Int? {
         labelNames.firstIndex(of: text)
     }
+
+    /// The task's file layout as a `GLUEFormat`: its folder, splits, the columns of each
+    /// split file (`GLUE.columns(task:split:)`) and its labels (STS-B: scores in [0, 5]).
+    public var format: GLUEFormat {
+        GLUEFormat(folderName: folderName, labels: isRegression ? .scores(0...5) : .classes(labelNames),
+                   trainSplit: trainSplit, devSplits: devSplits, testSplits: testSplits,
+                   columns: Dictionary(uniqueKeysWithValues: splits.map { ($0, GLUE.columns(task: self, split: $0)) }))
+    }
+}
+
+/// The on-disk layout of a task in the GLUE format (tab-separated files
+/// `glue/<folderName>/<split>.tsv`), whether one of the nine GLUE tasks (`GLUETask.format`)
+/// or another task written the same way (a BoolQ converted to TSV, say): the folder, the
+/// splits, the columns of each split file and what the label column holds.
+public struct GLUEFormat: Equatable, Sendable {
+    /// What the label column of a labelled split holds.
+    public enum Labels: Equatable, Sendable {
+        /// Class labels: the label strings as written in the files, in id order (the id of a
+        /// label is its index).
+        case classes([String])
+        /// Gold scores: numbers within the range (a regression task, one model output).
+        case scores(ClosedRange<Float>)
+    }
+
+    /// The folder under `glue/` holding the split files.
+    public var folderName: String
+    public var labels: Labels
+    /// The training split's file stem.
+    public var trainSplit: String
+    /// The labelled evaluation splits.
+    public var devSplits: [String]
+    /// The unlabelled test splits (may be empty).
+    public var testSplits: [String]
+    /// The column layout of every split file, by split name.
+    public var columns: [String: GLUEColumns]
+
+    public init(folderName: String, labels: Labels, trainSplit: String = "train", devSplits: [String] = ["dev"],
+                testSplits: [String] = ["test"], columns: [String: GLUEColumns]) {
+        self.folderName = folderName
+        self.labels = labels
+        self.trainSplit = trainSplit
+        self.devSplits = devSplits
+        self.testSplits = testSplits
+        self.columns = columns
+    }
+
+    /// A task whose `train.tsv` and `dev.tsv` share the layout `labelled` and whose
+    /// `test.tsv`, if any, has the layout `test` (nil: no test split).
+    public init(folderName: String, labels: Labels, labelled: GLUEColumns, test: GLUEColumns? = nil) {
+        var columns = ["train": labelled, "dev": labelled]
+        if let test { columns["test"] = test }
+        self.init(folderName: folderName, labels: labels, testSplits: test == nil ? [] : ["test"], columns: columns)
+    }
+
+    /// Every split, train first.
+    public var splits: [String] { [trainSplit] + devSplits + testSplits }
+
+    /// True for two-text tasks (the training file has a second text column).
+    public var isPair: Bool { columns[trainSplit]?.textB != nil }
+
+    /// True when the labels are scores.
+    public var isRegression: Bool {
+        if case .scores = labels { return true }
+        return false
+    }
+
+    /// Label strings in id order; empty for scores.
+    public var labelNames: [String] {
+        if case .classes(let names) = labels { return names }
+        return []
+    }
+
+    /// Number of model outputs: the number of labels, or 1 for scores.
+    public var numLabels: Int { isRegression ? 1 : labelNames.count }
+
+    /// Label id of a label string as written in the files, or nil.
+    public func labelID(_ text: String) -> Int? {
+        labelNames.firstIndex(of: text)
+    }
 }
 
 /// One GLUE example. Classification tasks fill `label`, STS-B fills `score`; both are nil
@@ -143,7 +222,10 @@ public struct GLUEExample: Equatable, Sendable {
 
 /// The examples of one split file.
 public struct GLUESplit: Sendable {
-    public let task: GLUETask
+    /// The layout the split was read with.
+    public let format: GLUEFormat
+    /// The GLUE task whose layout `format` is, or nil for another GLUE-format task.
+    public var task: GLUETask? { GLUETask.allCases.first { $0.format == format } }
     /// Split name (`train`, `dev`, `dev_matched`, `test`, ...).
     public let split: String
     public let file: URL
@@ -180,6 +262,20 @@ public struct GLUEColumns: Equatable, Sendable {
     /// QQP: rows whose column count differs from `minColumns` are skipped and counted
     /// rather than rejected.
     public var skipMalformed: Bool
+
+    /// `minColumns` defaults to the number of header names, or (without names) to one more
+    /// than the highest column read.
+    public init(header: Bool = true, headerNames: [String], textA: Int, textB: Int? = nil, label: Int?,
+                minColumns: Int? = nil, skipMalformed: Bool = false) {
+        self.header = header
+        self.headerNames = headerNames
+        self.textA = textA
+        self.textB = textB
+        self.label = label
+        self.minColumns = minColumns
+            ?? (headerNames.isEmpty ? ([textA, textB ?? 0, label ?? 0].max() ?? 0) + 1 : headerNames.count)
+        self.skipMalformed = skipMalformed
+    }
 }
 
 /// Reader for the GLUE task folders under a dataset root (`DIR/glue/<Task>/<split>.tsv`).
@@ -211,12 +307,22 @@ public enum GLUE {
 
     /// `root/glue/<Task>`.
     public static func taskFolder(root: URL, task: GLUETask) -> URL {
-        DatasetLayout.glue(root).appendingPathComponent(task.folderName, isDirectory: true)
+        taskFolder(root: root, folderName: task.folderName)
+    }
+
+    /// `root/glue/<folderName>`.
+    public static func taskFolder(root: URL, folderName: String) -> URL {
+        DatasetLayout.glue(root).appendingPathComponent(folderName, isDirectory: true)
     }
 
     /// `root/glue/<Task>/<split>.tsv`.
     public static func file(root: URL, task: GLUETask, split: String) -> URL {
-        taskFolder(root: root, task: task).appendingPathComponent("\(split).tsv")
+        file(root: root, folderName: task.folderName, split: split)
+    }
+
+    /// `root/glue/<folderName>/<split>.tsv`.
+    public static func file(root: URL, folderName: String, split: String) -> URL {
+        taskFolder(root: root, folderName: folderName).appendingPathComponent("\(split).tsv")
     }
 
     /// The column layout of `task`'s `split` file (split names as in `GLUETask.splits`).
@@ -292,11 +398,17 @@ public enum GLUE {
     /// when a label is not one of the task's labels / a score is not a number in [0, 5]
     /// (file and line).
     public static func load(root: URL, task: GLUETask, split: String) throws -> GLUESplit {
-        let folder = taskFolder(root: root, task: task)
-        let url = file(root: root, task: task, split: split)
-        guard task.splits.contains(split) else {
-            throw DataError(file: url.path, "unknown split \"\(split)\" for \(task) (expected one of "
-                            + task.splits.joined(separator: ", ") + ")")
+        try load(root: root, format: task.format, split: split)
+    }
+
+    /// Loads `root/glue/<format.folderName>/<split>.tsv` of a task in the GLUE format (errors
+    /// as the other `load`'s; a score outside the format's range is rejected).
+    public static func load(root: URL, format: GLUEFormat, split: String) throws -> GLUESplit {
+        let folder = taskFolder(root: root, folderName: format.folderName)
+        let url = file(root: root, folderName: format.folderName, split: split)
+        guard format.splits.contains(split), let layout = format.columns[split] else {
+            throw DataError(file: url.path, "unknown split \"\(split)\" for \(format.folderName) (expected one of "
+                            + format.splits.joined(separator: ", ") + ")")
         }
         let fm = FileManager.default
         var isDir: ObjCBool = false
@@ -312,12 +424,18 @@ public enum GLUE {
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
             throw DataError(file: url.path, "cannot read: \(error.localizedDescription)")
         }
-        return try parse(data, task: task, split: split, file: url)
+        return try parse(data, format: format, layout: layout, split: split, file: url)
     }
 
     /// Parses the bytes of a split file (see `load`); `file` names it in errors.
     public static func parse(_ data: Data, task: GLUETask, split: String, file: URL) throws -> GLUESplit {
-        let layout = columns(task: task, split: split)
+        try parse(data, format: task.format, layout: columns(task: task, split: split), split: split, file: file)
+    }
+
+    /// Parses the bytes of a split file of a GLUE-format task with the columns `layout`;
+    /// `file` names it in errors.
+    public static func parse(_ data: Data, format: GLUEFormat, layout: GLUEColumns, split: String,
+                             file: URL) throws -> GLUESplit {
         let path = file.path
         var examples: [GLUEExample] = []
         var skipped = 0
@@ -370,18 +488,19 @@ public enum GLUE {
                                           textB: layout.textB.map { text($0) }, index: rowIndex)
                 if let labelColumn = layout.label {
                     let raw = text(labelColumn < 0 ? fields.count - 1 : labelColumn)
-                    if task.isRegression {
-                        guard let v = Float(raw.trimmingCharacters(in: .whitespaces)), v >= 0, v <= 5 else {
+                    switch format.labels {
+                    case .scores(let range):
+                        guard let v = Float(raw.trimmingCharacters(in: .whitespaces)), range.contains(v) else {
                             failure = DataError(file: path, location: location,
-                                                "score \"\(raw)\" is not a number in [0, 5]")
+                                                "score \"\(raw)\" is not a number in "
+                                                + String(format: "[%g, %g]", Double(range.lowerBound), Double(range.upperBound)))
                             return
                         }
                         example.score = v
-                    } else {
-                        guard let id = task.labelID(raw) else {
+                    case .classes(let names):
+                        guard let id = names.firstIndex(of: raw) else {
                             failure = DataError(file: path, location: location,
-                                                "label \"\(raw)\" is not one of "
-                                                + task.labelNames.joined(separator: ", "))
+                                                "label \"\(raw)\" is not one of " + names.joined(separator: ", "))
                             return
                         }
                         example.label = id
@@ -394,7 +513,7 @@ public enum GLUE {
         guard !examples.isEmpty else {
             throw DataError(file: file.path, "holds no examples: expected at least one row after the header")
         }
-        return GLUESplit(task: task, split: split, file: file, examples: examples, skipped: skipped,
+        return GLUESplit(format: format, split: split, file: file, examples: examples, skipped: skipped,
                          hasLabels: layout.label != nil)
     }
 
@@ -402,7 +521,14 @@ public enum GLUE {
     /// `split<TAB>index<TAB>level`, levels 1-3) rows of `split`, as row index -> level; nil
     /// when the file is absent (the published data has none).
     public static func loadDifficulty(root: URL, task: GLUETask, split: String) throws -> [Int: Int]? {
-        let url = taskFolder(root: root, task: task).appendingPathComponent("difficulty.tsv")
+        try loadDifficulty(root: root, folderName: task.folderName, split: split)
+    }
+
+    /// `loadDifficulty` for the task folder `glue/<folderName>`, reading the side file
+    /// `fileName` (same format) there.
+    public static func loadDifficulty(root: URL, folderName: String, split: String,
+                                      fileName: String = "difficulty.tsv") throws -> [Int: Int]? {
+        let url = taskFolder(root: root, folderName: folderName).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         guard let data = FileManager.default.contents(atPath: url.path),
               let text = String(data: data, encoding: .utf8) else {
@@ -480,6 +606,7 @@ public enum GLUE {
 
     static func describe(_ layout: GLUEColumns) -> String {
         if layout.header { return "columns " + layout.headerNames.joined(separator: ", ") }
+        if !layout.headerNames.isEmpty { return "columns " + layout.headerNames.joined(separator: ", ") + "; no header" }
         return "columns source, label, original mark, sentence; no header"
     }
 

@@ -106,8 +106,9 @@ public enum LibriSpeech {
     /// `<utterance-id>.flac` per line. Throws a `DataError` naming the file (and line) for a
     /// missing subset (saying where to download and extract it), a missing transcript file,
     /// a malformed or duplicate line, a transcript line with no audio, and audio with no
-    /// transcript line. Audio is not decoded here (see `Utterance.loadSamples`).
-    public static func scan(root: URL, subset: String) throws -> [Utterance] {
+    /// transcript line. Audio is not decoded here (see `Utterance.loadSamples`). Difficulty
+    /// levels come from the subset's side file `difficultyFile` when present (nil: not read).
+    public static func scan(root: URL, subset: String, difficultyFile: String? = "difficulty.tsv") throws -> [Utterance] {
         let fm = FileManager.default
         let dir = root.appendingPathComponent(folder).appendingPathComponent(subset)
         var isDir: ObjCBool = false
@@ -116,7 +117,7 @@ public enum LibriSpeech {
                 + "and extract it in the dataset folder (tar xzf \(subset).tar.gz -C \(root.path)), which creates "
                 + "\(dir.path); or write the synthetic proxy data there with `moebench data`")
         }
-        let difficulty = try loadDifficulty(root: root, subset: subset)
+        let difficulty = try difficultyFile.flatMap { try loadDifficulty(root: root, subset: subset, fileName: $0) }
         var utterances: [Utterance] = []
         for speaker in try subfolders(dir) {
             let speakerDir = dir.appendingPathComponent(speaker)
@@ -132,7 +133,7 @@ public enum LibriSpeech {
         if let difficulty {
             let ids = Set(utterances.map(\.id))
             if let stray = difficulty.keys.sorted().first(where: { !ids.contains($0) }) {
-                throw DataError(file: dir.appendingPathComponent("difficulty.tsv").path,
+                throw DataError(file: dir.appendingPathComponent(difficultyFile ?? "difficulty.tsv").path,
                                 "utterance \(stray) is not in the subset")
             }
         }
@@ -140,9 +141,10 @@ public enum LibriSpeech {
     }
 
     /// Reads the proxy's `LibriSpeech/<subset>/difficulty.tsv` (header `utterance<TAB>level`,
-    /// levels 1-3); nil when absent (the published data has none).
-    public static func loadDifficulty(root: URL, subset: String) throws -> [String: Int]? {
-        let url = root.appendingPathComponent(folder).appendingPathComponent(subset).appendingPathComponent("difficulty.tsv")
+    /// levels 1-3); nil when absent (the published data has none). `fileName` names another
+    /// side file of that format.
+    public static func loadDifficulty(root: URL, subset: String, fileName: String = "difficulty.tsv") throws -> [String: Int]? {
+        let url = root.appendingPathComponent(folder).appendingPathComponent(subset).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let text = try readText(url)
         var levels: [String: Int] = [:]

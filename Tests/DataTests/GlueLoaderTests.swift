@@ -285,4 +285,52 @@ final class GlueLoaderTests: XCTestCase {
             XCTAssertEqual((error as! DataError).location, "line 2")
         }
     }
+
+    /// Each GLUE task's `format` reads its files as the task does; `GLUETask.format` of a split
+    /// names the task back.
+    func testGLUETaskFormatsMatchTheTasks() throws {
+        for task in GLUETask.allCases {
+            let f = task.format
+            XCTAssertEqual(f.folderName, task.folderName)
+            XCTAssertEqual(f.splits, task.splits)
+            XCTAssertEqual(f.isPair, task.isPair, "\(task)")
+            XCTAssertEqual(f.isRegression, task.isRegression)
+            XCTAssertEqual(f.labelNames, task.labelNames)
+            XCTAssertEqual(f.numLabels, task.numLabels)
+            for split in task.splits { XCTAssertEqual(f.columns[split], GLUE.columns(task: task, split: split)) }
+        }
+        try write(.rte, "dev", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tnot_entailment\n")
+        let s = try GLUE.load(root: root, format: GLUETask.rte.format, split: "dev")
+        XCTAssertEqual(s.task, .rte)
+        XCTAssertEqual(s.examples, try GLUE.load(root: root, task: .rte, split: "dev").examples)
+    }
+
+    /// A task that is none of the nine, in its own layout: no header, label first, scores in
+    /// a range of its own; its own difficulty side file.
+    func testOtherGLUEFormatTask() throws {
+        let format = GLUEFormat(folderName: "Rating", labels: .scores(1...10),
+                                labelled: GLUEColumns(header: false, headerNames: [], textA: 1, label: 0))
+        XCTAssertEqual(format.columns["dev"]?.minColumns, 2)
+        XCTAssertFalse(format.isPair)
+        XCTAssertEqual(format.splits, ["train", "dev"])
+        let dir = GLUE.taskFolder(root: root, folderName: "Rating")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data("7\tgood film\n2.5\tdull\textra column\n".utf8).write(to: dir.appendingPathComponent("train.tsv"))
+        let s = try GLUE.load(root: root, format: format, split: "train")
+        XCTAssertNil(s.task)
+        XCTAssertEqual(s.examples.map(\.textA), ["good film", "dull"])
+        XCTAssertEqual(s.scores, [7, 2.5])
+        try Data("0.5\ttoo low\n".utf8).write(to: dir.appendingPathComponent("dev.tsv"))
+        XCTAssertThrowsError(try GLUE.load(root: root, format: format, split: "dev")) { error in
+            let e = error as! DataError
+            XCTAssertEqual(e.location, "line 1")
+            XCTAssertEqual(e.message, "score \"0.5\" is not a number in [1, 10]")
+        }
+        XCTAssertThrowsError(try GLUE.load(root: root, format: format, split: "test")) { error in
+            XCTAssertTrue("\(error)".contains("unknown split \"test\" for Rating (expected one of train, dev)"), "\(error)")
+        }
+        try Data("split\tindex\tlevel\ndev\t0\t2\n".utf8).write(to: dir.appendingPathComponent("levels.tsv"))
+        XCTAssertNil(try GLUE.loadDifficulty(root: root, folderName: "Rating", split: "dev"))
+        XCTAssertEqual(try GLUE.loadDifficulty(root: root, folderName: "Rating", split: "dev", fileName: "levels.tsv"), [0: 2])
+    }
 }
