@@ -195,8 +195,9 @@ public struct PretrainedTrainer {
     public func run(_ cell: Cell, progress: (TrainingProgress) -> Void) throws -> CellResult {
         let cfg = cell.config
         guard let spec = cfg.pretrained else { throw HarnessError("cell \(cell.id) has no pretrained model") }
-        guard cfg.modality == .text, let glueTask = glueTaskByName[cfg.task] else {
-            throw HarnessError("the pretrained tier runs GLUE tasks only, got '\(cfg.task)'")
+        guard cfg.modality == .text, let declaration = TaskRegistry.declaration(cfg.task),
+              let format = declaration.glueFormat else {
+            throw HarnessError("the pretrained tier runs GLUE-format text tasks only, got '\(cfg.task)'")
         }
         let start = Date()
         let dir = URL(fileURLWithPath: spec.model)
@@ -211,7 +212,7 @@ public struct PretrainedTrainer {
             throw HarnessError("max_length \(cfg.model.maxLength) exceeds the \(encoder.config.maxPositions) positions of \(dir.path)")
         }
         let src = try trainer.source(cfg)
-        let task = try TextTask(root: src.root, task: glueTask, model: cfg.model, training: cfg.training,
+        let task = try TextTaskPreparation(root: src.root, task: declaration, model: cfg.model, training: cfg.training,
                                 vocabURL: dir.appendingPathComponent("vocab.txt"), tokenizer: tokenizer)
         let padID = encoder.config.padTokenID
         func bertInput(_ b: Batch) -> BertInput {
@@ -227,7 +228,7 @@ public struct PretrainedTrainer {
         var scratchRNG = master.split("scratch-encoder")
         let model = try RoutedPretrainedClassifier(
             encoder: scratch ? BertEncoder(config: encoder.config, rng: &scratchRNG) : encoder,
-            outputs: glueTask.isRegression ? 1 : glueTask.numLabels,
+            outputs: format.isRegression ? 1 : format.numLabels,
             method: cfg.method.method, options: cfg.method.options.filter { !(scratch && $0.key == "init") },
             pooling: spec.poolingKind, lora: scratch ? nil : spec.loraConfig, rng: &initRNG)
         let tid = taskID(cfg.task)
@@ -256,7 +257,7 @@ public struct PretrainedTrainer {
             let out = Flops.counting(into: counter) { model.predict(input, taskID: tid) }
             let o = out.logits, c = o.shape[1]
             let preds = (0..<chunk.count).map { k -> Prediction in
-                if glueTask.isRegression { return .score(o.data[k * c]) }
+                if format.isRegression { return .score(o.data[k * c]) }
                 let row = Array(UnsafeBufferPointer(start: o.data + k * c, count: c))
                 var best = 0
                 for j in 1..<c where row[j] > row[best] { best = j }

@@ -395,28 +395,6 @@ public struct SparseRidge {
 // MARK: - Per-task references
 
 public enum References {
-    /// The GLUE metrics of predictions on each evaluation split (as the trainer computes them).
-    static func glueMetrics(_ task: GLUETask, splits: [String], labels: [[Int]], scores: [[Float]],
-                            predictedLabels: [[Int]], predictedScores: [[Float]]) -> [String: Double] {
-        var m: [String: Double] = [:]
-        for (si, name) in splits.enumerated() {
-            switch task {
-            case .cola: m["mcc"] = Metrics.matthews(predictions: predictedLabels[si], labels: labels[si])
-            case .stsb:
-                m["pearson"] = Metrics.pearson(predictedScores[si], scores[si])
-                m["spearman"] = Metrics.spearman(predictedScores[si], scores[si])
-            case .mrpc, .qqp:
-                m["f1"] = Metrics.f1(predictions: predictedLabels[si], labels: labels[si])
-                m["accuracy"] = Metrics.accuracy(predictions: predictedLabels[si], labels: labels[si])
-            case .mnli:
-                m[name == "dev_mismatched" ? "accuracy_mismatched" : "accuracy_matched"] =
-                    Metrics.accuracy(predictions: predictedLabels[si], labels: labels[si])
-            default: m["accuracy"] = Metrics.accuracy(predictions: predictedLabels[si], labels: labels[si])
-            }
-        }
-        return m
-    }
-
     /// The GLUE task's reference rows from its training split and dev splits (capped as the
     /// cells cap them).
     static func glueKey(train: [GLUEExample], evals: [(split: String, examples: [GLUEExample])]) -> String {
@@ -439,47 +417,59 @@ public enum References {
         return key.hex
     }
 
+    /// `glue(suite:task:train:evals:)` for the built-in task of `glueTask`, named `task`.
     public static func glue(suite: String, task: String, glueTask: GLUETask, train: [GLUEExample],
                             evals: [(split: String, examples: [GLUEExample])]) -> TaskReference {
+        var declaration = TaskRegistry.builtIn.first { $0.glueFormat == glueTask.format }!
+        declaration.name = task
+        return glue(suite: suite, task: declaration, train: train, evals: evals)
+    }
+
+    /// The reference rows of a GLUE-format text task from its training split and dev splits
+    /// (capped as the cells cap them), scored with the task's text metrics.
+    public static func glue(suite: String, task declaration: TaskDeclaration, train: [GLUEExample],
+                            evals: [(split: String, examples: [GLUEExample])]) -> TaskReference {
+        guard let format = declaration.glueFormat else { preconditionFailure("\(declaration.name) is not a GLUE-format task") }
+        let task = declaration.name
         let start = Date()
         let key = glueKey(train: train, evals: evals)
         let splits = evals.map(\.split)
         let labels = evals.map { $0.examples.map { $0.label ?? 0 } }
         let scores = evals.map { $0.examples.map { $0.score ?? 0 } }
+        func glueMetrics(predictedLabels: [[Int]], predictedScores: [[Float]]) -> [String: Double] {
+            declaration.textMetricValues(splits: splits, labels: labels, scores: scores,
+                                         predictedLabels: predictedLabels, predictedScores: predictedScores)
+        }
         var rows: [ReferenceRow] = []
         let feat = NGramFeaturizer()
         let trainX = train.map { feat.features($0.textA, $0.textB) }
         let index = FeatureIndex(trainX)
         let fx = trainX.map(index.map)
         let ex = evals.map { $0.examples.map { index.map(feat.features($0.textA, $0.textB)) } }
-        if glueTask.isRegression {
+        if format.isRegression {
             let ys = train.map { Double($0.score ?? 0) }
             let mean = ys.reduce(0, +) / Double(max(ys.count, 1))
             let constant = evals.map { [Float](repeating: Float(mean), count: $0.examples.count) }
             rows.append(ReferenceRow(name: "chance",
-                                     metrics: glueMetrics(glueTask, splits: splits, labels: labels, scores: scores,
-                                                          predictedLabels: labels, predictedScores: constant),
+                                     metrics: glueMetrics(predictedLabels: labels, predictedScores: constant),
                                      detail: String(format: "the mean training score %.3f (correlations of a constant reported as 0)", mean)))
             let (model, lambda) = SparseRidge.fit(fx, ys, dimension: index.dimension, bias: index.ids[0])
             let preds = ex.map { $0.map { Float(model.predict($0)) } }
             rows.append(ReferenceRow(name: "linear",
-                                     metrics: glueMetrics(glueTask, splits: splits, labels: labels, scores: scores,
-                                                          predictedLabels: labels, predictedScores: preds),
+                                     metrics: glueMetrics(predictedLabels: labels, predictedScores: preds),
                                      detail: "ridge on hashed n-grams, λ = \(num(lambda)) (\(index.dimension) features)"))
         } else {
             let ys = train.map { $0.label ?? 0 }
             let maj = Chance.majority(ys)
             let constant = evals.map { [Int](repeating: maj, count: $0.examples.count) }
             rows.append(ReferenceRow(name: "chance",
-                                     metrics: glueMetrics(glueTask, splits: splits, labels: labels, scores: scores,
-                                                          predictedLabels: constant, predictedScores: scores),
-                                     detail: glueTask.labelNames[maj] == "\(maj)" ? "the majority training label \(maj)"
-                                         : "the majority training label \(maj) (\(glueTask.labelNames[maj]))"))
-            let (model, epochs) = SparseLogistic.fit(fx, ys, classes: glueTask.numLabels, dimension: index.dimension)
+                                     metrics: glueMetrics(predictedLabels: constant, predictedScores: scores),
+                                     detail: format.labelNames[maj] == "\(maj)" ? "the majority training label \(maj)"
+                                         : "the majority training label \(maj) (\(format.labelNames[maj]))"))
+            let (model, epochs) = SparseLogistic.fit(fx, ys, classes: format.numLabels, dimension: index.dimension)
             let preds = ex.map { $0.map(model.predict) }
             rows.append(ReferenceRow(name: "linear",
-                                     metrics: glueMetrics(glueTask, splits: splits, labels: labels, scores: scores,
-                                                          predictedLabels: preds, predictedScores: scores),
+                                     metrics: glueMetrics(predictedLabels: preds, predictedScores: scores),
                                      detail: "logistic regression on hashed n-grams, \(epochs) AdaGrad epochs (\(index.dimension) features)"))
         }
         return TaskReference(version: TaskReference.currentVersion, suite: suite, task: task, dataKey: key,
@@ -651,25 +641,25 @@ public enum References {
             try atomicWrite(try ResultStore.encoder().encode(r), to: cacheURL)
             return r
         }
-        switch cfg.modality {
-        case .text:
-            guard let task = glueTaskByName[cfg.task] else { throw HarnessError("unknown GLUE task '\(cfg.task)'") }
-            let train = Array(try GLUE.load(root: source.root, task: task, split: task.trainSplit).examples.prefix(t.trainExamples ?? Int.max))
-            let evals = try task.devSplits.map { s in
-                (split: s, examples: Array(try GLUE.load(root: source.root, task: task, split: s).examples.prefix(t.evalExamples ?? Int.max)))
+        let task = try TaskRegistry.declaration(cfg.task, modality: cfg.modality)
+        switch task.dataset {
+        case .glueFormat(let format, _):
+            let train = Array(try GLUE.load(root: source.root, format: format, split: format.trainSplit).examples.prefix(t.trainExamples ?? Int.max))
+            let evals = try format.devSplits.map { s in
+                (split: s, examples: Array(try GLUE.load(root: source.root, format: format, split: s).examples.prefix(t.evalExamples ?? Int.max)))
             }
-            return try finish({ _ in glue(suite: cfg.suite, task: cfg.task, glueTask: task, train: train, evals: evals) },
+            return try finish({ _ in glue(suite: cfg.suite, task: task, train: train, evals: evals) },
                               key: glueKey(train: train, evals: evals))
-        case .image:
-            let data = try DatasetCache.shared.image(root: source.root)
+        case .cifar100:
+            let data = try DatasetCache.shared.image(root: source.root, difficultyFile: task.difficultyFile)
             let nTrain = min(t.trainExamples ?? data.train.count, data.train.count)
             let nTest = min(t.evalExamples ?? data.test.count, data.test.count)
             return try finish({ _ in cifar(suite: cfg.suite, train: data.train, trainCount: nTrain, test: data.test, testCount: nTest) },
                               key: cifarKey(train: data.train, trainCount: nTrain, test: data.test, testCount: nTest, maxEpochs: cifarMaxEpochs))
-        case .speech:
-            let train = try LibriSpeech.scan(root: source.root, subset: "train-clean-100").map(\.transcript)
+        case .librispeech(let trainSubset, let evalSubsets):
+            let train = try LibriSpeech.scan(root: source.root, subset: trainSubset).map(\.transcript)
                 .prefix(t.trainExamples ?? Int.max)
-            let evals = try ["test-clean", "test-other"].map { s in
+            let evals = try evalSubsets.map { s in
                 (name: s, transcripts: Array(try LibriSpeech.scan(root: source.root, subset: s).map(\.transcript).prefix(t.evalExamples ?? Int.max)))
             }
             let r = speech(suite: cfg.suite, trainTranscripts: Array(train), evals: evals)

@@ -125,9 +125,9 @@ public enum ShiftedEval {
     /// without shifted sets.
     static func evaluate(_ task: PreparedTask, root: URL, log: (String) -> Void,
                          predict: (Batch, Int) throws -> [Prediction]) throws -> ShiftedRecord? {
-        if let text = task as? TextTask { return try evaluateText(text, root: root, log: log, predict: predict) }
-        if let speech = task as? SpeechTaskPrep { return try evaluateSpeech(speech, root: root, log: log, predict: predict) }
-        guard let image = task as? ImageTaskPrep else { return nil }
+        if let text = task as? TextTaskPreparation { return try evaluateText(text, root: root, log: log, predict: predict) }
+        if let speech = task as? SpeechTaskPreparation { return try evaluateSpeech(speech, root: root, log: log, predict: predict) }
+        guard let image = task as? ImageTaskPreparation else { return nil }
         try ensureCIFAR(root: root, log: log)
         let n = min(imageSubset, image.evalCount)
         func run(_ split: CIFARSplit) throws -> [String: Double] {
@@ -154,7 +154,7 @@ public enum ShiftedEval {
     }
 
     /// WER and CER of the first `speechSubset` utterances of test-clean and of each shift.
-    static func evaluateSpeech(_ task: SpeechTaskPrep, root: URL, log: (String) -> Void,
+    static func evaluateSpeech(_ task: SpeechTaskPreparation, root: URL, log: (String) -> Void,
                                predict: (Batch, Int) throws -> [Prediction]) throws -> ShiftedRecord? {
         guard let si = task.data.evals.firstIndex(where: { $0.name == "test-clean" }) else { return nil }
         try ensureSpeech(root: root, log: log)
@@ -207,9 +207,9 @@ public enum ShiftedEval {
     /// examples. Metrics: `accuracy` (3-way, clean only), `accuracy_2way` (entailment against
     /// the rest: a neutral or contradiction prediction is right for a non-entailed pair, as in
     /// HANS), and on the probe `accuracy_entailed` and `accuracy_non_entailed` (each half).
-    static func evaluateText(_ task: TextTask, root: URL, log: (String) -> Void,
+    static func evaluateText(_ task: TextTaskPreparation, root: URL, log: (String) -> Void,
                              predict: (Batch, Int) throws -> [Prediction]) throws -> ShiftedRecord? {
-        guard task.task == .mnli, let matched = task.evals.first(where: { $0.name == "dev_matched" }) else { return nil }
+        guard task.format == GLUETask.mnli.format, let matched = task.evals.first(where: { $0.name == "dev_matched" }) else { return nil }
         try ensureMNLIProbe(root: root, log: log)
         let probe = try LexicalOverlapProbe.load(root: root)
         let n = min(probe.examples.count, matched.enc.count)

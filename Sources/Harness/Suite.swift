@@ -80,7 +80,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     static func minimumLength(modality: Modality, tasks: [String]) -> (Int, String) {
         switch modality {
         case .text:
-            if let pair = tasks.first(where: { glueTaskByName[$0]?.isPair ?? false }) {
+            if let pair = tasks.first(where: { TaskRegistry.declaration($0)?.glueFormat?.isPair ?? false }) {
                 return (3, "sentence-pair task '\(pair)' needs [CLS] a [SEP] b [SEP]: 3 tokens before any text")
             }
             return (2, "[CLS] and [SEP] take 2 tokens before any text")

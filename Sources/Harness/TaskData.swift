@@ -32,24 +32,28 @@ public final class DatasetCache {
     private var images: [String: ImageTask] = [:]
     private var speech: [String: SpeechTask] = [:]
 
-    public func image(root: URL) throws -> ImageTask {
-        if let t = images[root.path] { return t }
-        let train = try CIFAR100.load(root: root, split: "train")
-        let test = try CIFAR100.load(root: root, split: "test")
+    /// CIFAR-100's train and test splits, with difficulty levels from `difficultyFile`.
+    public func image(root: URL, difficultyFile: String? = "difficulty.tsv") throws -> ImageTask {
+        let key = root.path + "|" + (difficultyFile ?? "")
+        if let t = images[key] { return t }
+        let train = try CIFAR100.load(root: root, split: "train", difficultyFile: difficultyFile)
+        let test = try CIFAR100.load(root: root, split: "test", difficultyFile: difficultyFile)
         let t = ImageTask(train: train, test: test, normalization: train.channelStatistics())
-        images[root.path] = t
+        images[key] = t
         return t
     }
 
-    /// Training on `train-clean-100`, evaluation on `test-clean` and `test-other`.
+    /// Training on `train-clean-100`, evaluation on `test-clean` and `test-other` (by
+    /// default), with difficulty levels from each subset's `difficultyFile`.
     public func speech(root: URL, trainSubset: String = "train-clean-100",
-                       evalSubsets: [String] = ["test-clean", "test-other"]) throws -> SpeechTask {
-        let key = root.path + "|" + trainSubset + "|" + evalSubsets.joined(separator: ",")
+                       evalSubsets: [String] = ["test-clean", "test-other"],
+                       difficultyFile: String? = "difficulty.tsv") throws -> SpeechTask {
+        let key = root.path + "|" + trainSubset + "|" + evalSubsets.joined(separator: ",") + "|" + (difficultyFile ?? "")
         if let t = speech[key] { return t }
         let mel = LogMel()
         let vocab = CharVocabulary.standard
         func load(_ subset: String) throws -> [SpeechExample] {
-            let utts = try LibriSpeech.scan(root: root, subset: subset)
+            let utts = try LibriSpeech.scan(root: root, subset: subset, difficultyFile: difficultyFile)
             return try utts.map { u in
                 let samples = try u.loadSamples()
                 let f = mel(samples, normalize: true)

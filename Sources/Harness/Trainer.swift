@@ -3,54 +3,6 @@ import Foundation
 import NN
 import Routing
 
-/// Suite task names (lower case, as in suite files) mapped to GLUE tasks.
-public let glueTaskByName: [String: GLUETask] = [
-    "cola": .cola, "sst2": .sst2, "mrpc": .mrpc, "stsb": .stsb, "qqp": .qqp,
-    "mnli": .mnli, "qnli": .qnli, "rte": .rte, "wnli": .wnli,
-]
-
-/// The task id DLR's task embedding reads: one id per suite task.
-public func taskID(_ task: String) -> Int {
-    let order = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "cifar100", "librispeech"]
-    return order.firstIndex(of: task) ?? 0
-}
-
-/// One batch of model inputs and targets.
-struct Batch {
-    var input: ModelInput
-    var targets: ModelTargets
-}
-
-/// A task prepared for training and evaluation: what the trainer needs from a modality.
-protocol PreparedTask {
-    var trainCount: Int { get }
-    func modelConfig(_ spec: ModelSpec) -> ModelConfig
-    func trainBatch(_ indices: [Int], rng: inout RNG) -> Batch
-    /// Evaluation sets, each with its examples grouped by difficulty level (one group,
-    /// level nil, for real data).
-    var evalSets: [EvalSet] { get }
-    /// Batch of evaluation examples `indices` of set `set`.
-    func evalBatch(set: Int, _ indices: [Int]) -> Batch
-    /// The task's metrics from the predictions of every evaluation set.
-    func metrics(_ predictions: [[Prediction]]) -> [String: Double]
-    /// The primary metric of a subset of one set's predictions (per difficulty level).
-    func levelMetric(set: Int, _ indices: [Int], _ predictions: [Prediction]) -> Double
-}
-
-struct EvalSet {
-    var name: String
-    var count: Int
-    /// Difficulty level of each example (nil for real data).
-    var levels: [Int]?
-}
-
-/// One evaluation prediction.
-enum Prediction {
-    case label(Int, scores: [Float])
-    case score(Float)
-    case transcript(String)
-}
-
 /// Trains and evaluates one cell of the grid: loads the data (writing the proxy when
 /// needed), builds the model with the cell's method, runs the training loop, evaluates on
 /// the dev/test splits, and assembles the result with FLOPs, parameters and routing.
@@ -85,17 +37,22 @@ public final class Trainer: CellRunner {
         return s
     }
 
+    /// The cell's task (`TaskRegistry`) prepared by its dataset's modality preparation.
     func prepare(_ cfg: CellConfig, source: DataSource) throws -> PreparedTask {
-        switch cfg.modality {
-        case .text:
-            guard let task = glueTaskByName[cfg.task] else { throw HarnessError("unknown GLUE task '\(cfg.task)'") }
+        let task = try TaskRegistry.declaration(cfg.task, modality: cfg.modality)
+        switch task.dataset {
+        case .glueFormat:
             let vocabURL = resultsRoot.appendingPathComponent(cfg.tier).appendingPathComponent(cfg.suite)
                 .appendingPathComponent("vocab").appendingPathComponent("\(cfg.task).txt")
-            return try TextTask(root: source.root, task: task, model: cfg.model, training: cfg.training, vocabURL: vocabURL)
-        case .image:
-            return ImageTaskPrep(data: try DatasetCache.shared.image(root: source.root), training: cfg.training)
-        case .speech:
-            return SpeechTaskPrep(data: try DatasetCache.shared.speech(root: source.root), model: cfg.model, training: cfg.training)
+            return try TextTaskPreparation(root: source.root, task: task, model: cfg.model, training: cfg.training,
+                                           vocabURL: vocabURL)
+        case .cifar100:
+            return ImageTaskPreparation(data: try DatasetCache.shared.image(root: source.root, difficultyFile: task.difficultyFile),
+                                        training: cfg.training)
+        case .librispeech(let train, let evals):
+            let data = try DatasetCache.shared.speech(root: source.root, trainSubset: train, evalSubsets: evals,
+                                                      difficultyFile: task.difficultyFile)
+            return SpeechTaskPreparation(data: data, model: cfg.model, training: cfg.training)
         }
     }
 
@@ -330,23 +287,6 @@ func levelLengthRouting(_ task: PreparedTask, setLevelStats: [Int: [Int: [LayerS
     return out
 }
 
-extension PreparedTask {
-    /// Input length of every example of evaluation set `set`: real tokens for text, real
-    /// frames for speech, 1 for images (whose length is fixed).
-    func evalLengths(set: Int) -> [Int] {
-        let n = evalSets[set].count
-        var out: [Int] = []
-        for start in stride(from: 0, to: n, by: 64) {
-            let b = evalBatch(set: set, Array(start..<min(start + 64, n)))
-            switch b.input {
-            case .text(let tokens, _): out += tokens.map(\.count)
-            case .speech(_, let l): out += l
-            case .image: return [Int](repeating: 1, count: n)
-            }
-        }
-        return out
-    }
-}
 
 func routedOnly(_ stats: [LayerStats]) -> [LayerStats] {
     stats.filter { $0.assignedPerUnit.count > 1 }
@@ -374,251 +314,4 @@ func mergeStats(_ a: [LayerStats], _ b: [LayerStats]) -> [LayerStats] {
         out[i] = m
     }
     return out
-}
-
-// MARK: Text (GLUE)
-
-final class TextTask: PreparedTask {
-    let task: GLUETask
-    let maxLength: Int
-    let train: [WordPieceEncoding]
-    let trainLabels: [Int]
-    let trainScores: [Float]
-    let evals: [(name: String, enc: [WordPieceEncoding], labels: [Int], scores: [Float], levels: [Int]?)]
-    let vocabSize: Int
-    /// The tokenizer the examples were encoded with (for extra evaluation sets).
-    let tokenizer: WordPieceTokenizer
-
-    /// With `tokenizer` (a pretrained model's own vocabulary) no vocabulary is built.
-    init(root: URL, task: GLUETask, model: ModelSpec, training: TrainingSpec, vocabURL: URL,
-         tokenizer pretrainedTokenizer: WordPieceTokenizer? = nil) throws {
-        self.task = task
-        maxLength = model.maxLength
-        let trainSplit = try GLUE.load(root: root, task: task, split: task.trainSplit)
-        let trainExamples = Array(trainSplit.examples.prefix(training.trainExamples ?? Int.max))
-        guard !trainExamples.isEmpty else {
-            throw DataError(file: trainSplit.file.path, "no training examples")
-        }
-        // The from-scratch track builds its vocabulary from the training split and writes
-        // it beside the results.
-        let tok: WordPieceTokenizer
-        if let pretrainedTokenizer {
-            tok = pretrainedTokenizer
-        } else {
-            let texts = trainExamples.flatMap { [$0.textA] + ($0.textB.map { [$0] } ?? []) }
-            let vocab = WordPieceVocabulary.build(from: texts, size: model.vocabSize)
-            try FileManager.default.createDirectory(at: vocabURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try vocab.write(to: vocabURL)
-            tok = try WordPieceTokenizer(vocabulary: vocab)
-        }
-        vocabSize = tok.vocabulary.count
-        tokenizer = tok
-        func enc(_ e: GLUEExample) -> WordPieceEncoding { tok.encode(e.textA, e.textB, maxLength: model.maxLength) }
-        train = trainExamples.map(enc)
-        trainLabels = trainExamples.map { $0.label ?? 0 }
-        trainScores = trainExamples.map { $0.score ?? 0 }
-        var evals: [(String, [WordPieceEncoding], [Int], [Float], [Int]?)] = []
-        for split in task.devSplits {
-            let s = try GLUE.load(root: root, task: task, split: split)
-            guard s.hasLabels else { throw DataError(file: s.file.path, "the evaluation split has no labels") }
-            let ex = Array(s.examples.prefix(training.evalExamples ?? Int.max))
-            let diff = try GLUE.loadDifficulty(root: root, task: task, split: split)
-            let levels = diff.map { d in ex.map { d[$0.index] ?? 0 } }
-            evals.append((split, ex.map(enc), ex.map { $0.label ?? 0 }, ex.map { $0.score ?? 0 }, levels))
-        }
-        self.evals = evals
-    }
-
-    var trainCount: Int { train.count }
-
-    func modelConfig(_ spec: ModelSpec) -> ModelConfig {
-        ModelConfig(frontEnd: .text, backbone: backboneConfig(spec),
-                    head: task.isRegression ? .regression : .classification(classes: task.numLabels),
-                    vocabSize: vocabSize, segments: 2)
-    }
-
-    func batch(_ encs: [WordPieceEncoding], labels: [Int], scores: [Float]) -> Batch {
-        Batch(input: .text(tokens: encs.map(\.ids), segments: encs.map(\.segmentIds)),
-              targets: task.isRegression ? .scores(scores) : .classes(labels))
-    }
-
-    func trainBatch(_ indices: [Int], rng: inout RNG) -> Batch {
-        batch(indices.map { train[$0] }, labels: indices.map { trainLabels[$0] }, scores: indices.map { trainScores[$0] })
-    }
-
-    var evalSets: [EvalSet] { evals.map { EvalSet(name: $0.name, count: $0.enc.count, levels: $0.levels) } }
-
-    func evalBatch(set: Int, _ indices: [Int]) -> Batch {
-        let e = evals[set]
-        return batch(indices.map { e.enc[$0] }, labels: indices.map { e.labels[$0] }, scores: indices.map { e.scores[$0] })
-    }
-
-    func labels(_ p: [Prediction]) -> [Int] { p.map { if case .label(let l, _) = $0 { return l } else { return -1 } } }
-    func scores(_ p: [Prediction]) -> [Float] { p.map { if case .score(let s) = $0 { return s } else { return .nan } } }
-
-    func metrics(_ predictions: [[Prediction]]) -> [String: Double] {
-        var m: [String: Double] = [:]
-        for (si, e) in evals.enumerated() {
-            let p = predictions[si]
-            switch task {
-            case .cola: m["mcc"] = Metrics.matthews(predictions: labels(p), labels: e.labels)
-            case .stsb:
-                m["pearson"] = Metrics.pearson(scores(p), e.scores)
-                m["spearman"] = Metrics.spearman(scores(p), e.scores)
-            case .mrpc, .qqp:
-                m["f1"] = Metrics.f1(predictions: labels(p), labels: e.labels)
-                m["accuracy"] = Metrics.accuracy(predictions: labels(p), labels: e.labels)
-            case .mnli:
-                m[e.name == "dev_mismatched" ? "accuracy_mismatched" : "accuracy_matched"] =
-                    Metrics.accuracy(predictions: labels(p), labels: e.labels)
-            default: m["accuracy"] = Metrics.accuracy(predictions: labels(p), labels: e.labels)
-            }
-        }
-        return m
-    }
-
-    func levelMetric(set: Int, _ indices: [Int], _ predictions: [Prediction]) -> Double {
-        let e = evals[set]
-        let p = indices.map { predictions[$0] }
-        if task.isRegression { return Metrics.pearson(scores(p), indices.map { e.scores[$0] }) }
-        return Metrics.accuracy(predictions: labels(p), labels: indices.map { e.labels[$0] })
-    }
-}
-
-func backboneConfig(_ spec: ModelSpec, maxLength: Int? = nil) -> BackboneConfig {
-    BackboneConfig(d: spec.d, depth: spec.depth, heads: spec.heads, ffnHidden: spec.ffnHidden, dropout: spec.dropout,
-                   moeEvery: spec.moeEvery, maxLength: maxLength ?? spec.maxLength)
-}
-
-// MARK: Image (CIFAR-100)
-
-final class ImageTaskPrep: PreparedTask {
-    let data: ImageTask
-    let trainCount: Int
-    let evalCount: Int
-
-    init(data: ImageTask, training: TrainingSpec) {
-        self.data = data
-        trainCount = min(training.trainExamples ?? data.train.count, data.train.count)
-        evalCount = min(training.evalExamples ?? data.test.count, data.test.count)
-    }
-
-    /// The suite's `max_length` picks the patch grid: the finest grid of square patches (side
-    /// dividing 32) whose patches plus the class token fit, e.g. 65 -> 8x8 patches of 4x4 pixels,
-    /// 17 -> 4x4 patches of 8x8 pixels, 5 (or less) -> 2x2 patches of 16x16. The backbone's
-    /// length is then that grid's patches plus one.
-    static func patchSize(maxLength: Int) -> Int {
-        [1, 2, 4, 8, 16].first { (32 / $0) * (32 / $0) + 1 <= maxLength } ?? 16
-    }
-
-    func modelConfig(_ spec: ModelSpec) -> ModelConfig {
-        let p = ImageTaskPrep.patchSize(maxLength: spec.maxLength)
-        return ModelConfig(frontEnd: .image, backbone: backboneConfig(spec, maxLength: (32 / p) * (32 / p) + 1),
-                           head: .classification(classes: 100), patchSize: p)
-    }
-
-    /// Real CIFAR-100 training images get the standard crop-and-flip augmentation. Proxy images
-    /// do not: the generator already draws a shift, rotation and scale per image, and a
-    /// horizontal flip would map some proxy classes onto others (`bar_036` onto `bar_144`).
-    func trainBatch(_ indices: [Int], rng: inout RNG) -> Batch {
-        Batch(input: .image(data.train.batch(indices, normalization: data.normalization, augment: !data.train.isProxy,
-                                             rng: &rng)),
-              targets: .classes(indices.map { data.train.fineLabels[$0] }))
-    }
-
-    var evalSets: [EvalSet] {
-        [EvalSet(name: "test", count: evalCount, levels: data.test.difficulty.map { Array($0.prefix(evalCount)) })]
-    }
-
-    func evalBatch(set: Int, _ indices: [Int]) -> Batch {
-        Batch(input: .image(data.test.batch(indices, normalization: data.normalization)),
-              targets: .classes(indices.map { data.test.fineLabels[$0] }))
-    }
-
-    func metrics(_ predictions: [[Prediction]]) -> [String: Double] {
-        let p = predictions[0]
-        let labels = Array(data.test.fineLabels.prefix(evalCount))
-        var top1 = 0, top5 = 0
-        for (i, pr) in p.enumerated() {
-            guard case .label(let l, let scores) = pr else { continue }
-            if l == labels[i] { top1 += 1 }
-            let target = scores[labels[i]]
-            // Rank of the true class: number of classes scoring strictly higher (ties to the true class).
-            if scores.filter({ $0 > target }).count < 5 { top5 += 1 }
-        }
-        return ["top1": Double(top1) / Double(max(p.count, 1)), "top5": Double(top5) / Double(max(p.count, 1))]
-    }
-
-    func levelMetric(set: Int, _ indices: [Int], _ predictions: [Prediction]) -> Double {
-        var ok = 0
-        for i in indices { if case .label(let l, _) = predictions[i], l == data.test.fineLabels[i] { ok += 1 } }
-        return Double(ok) / Double(max(indices.count, 1))
-    }
-}
-
-// MARK: Speech (LibriSpeech)
-
-final class SpeechTaskPrep: PreparedTask {
-    let data: SpeechTask
-    let maxFrames: Int
-    let trainCount: Int
-    let evalCounts: [Int]
-
-    init(data: SpeechTask, model: ModelSpec, training: TrainingSpec) {
-        self.data = data
-        maxFrames = model.maxLength
-        trainCount = min(training.trainExamples ?? data.train.count, data.train.count)
-        evalCounts = data.evals.map { min(training.evalExamples ?? $0.examples.count, $0.examples.count) }
-    }
-
-    func modelConfig(_ spec: ModelSpec) -> ModelConfig {
-        ModelConfig(frontEnd: .speech, backbone: backboneConfig(spec), head: .ctc(vocabulary: CharVocabulary.standard.count))
-    }
-
-    /// Pads features to the longest utterance of the batch (at most `maxFrames`, longer
-    /// utterances truncated).
-    func batch(_ ex: [SpeechExample]) -> Batch {
-        let T = min(maxFrames, ex.map(\.frames).max() ?? 1)
-        let x = Tensor(zeros: [ex.count, T, 80])
-        var lengths: [Int] = []
-        for (b, e) in ex.enumerated() {
-            let n = min(e.frames, T)
-            e.features.withUnsafeBufferPointer { src in
-                (x.data + b * T * 80).update(from: src.baseAddress!, count: n * 80)
-            }
-            lengths.append(n)
-        }
-        return Batch(input: .speech(features: x, lengths: lengths), targets: .transcripts(ex.map(\.targets)))
-    }
-
-    func trainBatch(_ indices: [Int], rng: inout RNG) -> Batch { batch(indices.map { data.train[$0] }) }
-
-    var evalSets: [EvalSet] {
-        data.evals.enumerated().map { i, e in
-            let n = evalCounts[i]
-            let lv = e.examples.prefix(n).map(\.difficulty)
-            return EvalSet(name: e.name, count: n, levels: lv.allSatisfy { $0 != nil } ? lv.map { $0! } : nil)
-        }
-    }
-
-    func evalBatch(set: Int, _ indices: [Int]) -> Batch { batch(indices.map { data.evals[set].examples[$0] }) }
-
-    func hyps(_ p: [Prediction]) -> [String] { p.map { if case .transcript(let s) = $0 { return s } else { return "" } } }
-
-    func metrics(_ predictions: [[Prediction]]) -> [String: Double] {
-        var m: [String: Double] = [:]
-        for (si, e) in data.evals.enumerated() {
-            let refs = e.examples.prefix(evalCounts[si]).map(\.transcript)
-            let h = hyps(predictions[si])
-            m["wer_\(e.name)"] = Metrics.wordErrorRate(hypotheses: h, references: refs).rate
-            m["cer_\(e.name)"] = Metrics.characterErrorRate(hypotheses: h, references: refs).rate
-        }
-        return m
-    }
-
-    /// WER of the subset (lower is better).
-    func levelMetric(set: Int, _ indices: [Int], _ predictions: [Prediction]) -> Double {
-        let refs = indices.map { data.evals[set].examples[$0].transcript }
-        return Metrics.wordErrorRate(hypotheses: hyps(indices.map { predictions[$0] }), references: refs).rate
-    }
 }

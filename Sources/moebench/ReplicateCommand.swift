@@ -26,7 +26,7 @@ func runSummaryTable(_ cells: [Cell], resultsRoot: URL) -> String {
     for c in cells {
         guard let r = ResultStore.cached(c, resultsRoot: resultsRoot) else { continue }
         guard r.isOK else { failed += 1; continue }
-        guard let metric = TaskCatalog.info(r.task)?.metrics.first, let v = r.metrics[metric] else { continue }
+        guard let metric = TaskCatalog.info(r.task)?.headlineMetric, let v = r.metrics[metric] else { continue }
         groups[r.suite, default: [:]][r.task, default: [:]][r.method, default: []].append(v * 100)
     }
     guard !groups.isEmpty else { return "" }
@@ -35,7 +35,7 @@ func runSummaryTable(_ cells: [Cell], resultsRoot: URL) -> String {
         let order = cells.map(\.config.method.label).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         let tasks = cells.filter { $0.config.suite == suite }.map(\.config.task).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         let methods = order.filter { m in byTask.values.contains { $0[m] != nil } }
-        let header = ["method"] + tasks.compactMap { t in byTask[t] == nil ? nil : "\(t) \(TaskCatalog.info(t)?.metrics.first ?? "")" }
+        let header = ["method"] + tasks.compactMap { t in byTask[t] == nil ? nil : "\(t) \(TaskCatalog.info(t)?.headlineMetric ?? "")" }
         var rows = [header]
         for m in methods {
             var row = [m]
