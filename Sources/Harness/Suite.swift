@@ -357,9 +357,14 @@ public struct Suite: Equatable, Sendable {
                 }
                 if entry.method == "dlr" {
                     let needed = (tierTasks.map(taskID).max() ?? 0) + 1
+                    let last = tierTasks.max { taskID($0) < taskID($1) }!
                     if case .int(let n)? = entry.options["tasks"], n < needed {
                         throw methodReaders[label]!.error(
-                            "method '\(label)': options.tasks \(n) is too small for tier '\(tierName)': expected at least \(needed), one task embedding per task id up to \(tierTasks.max { taskID($0) < taskID($1) }!)")
+                            "method '\(label)': options.tasks \(n) is too small for tier '\(tierName)': expected at least \(needed), one task embedding per task id up to \(last)")
+                    }
+                    if entry.options["tasks"] == nil, DLR.defaultTasks < needed {
+                        throw methodReaders[label]!.error(
+                            "method '\(label)': task '\(last)' has DLR task id \(needed - 1), beyond the default of \(DLR.defaultTasks) task embeddings: set options.tasks to at least \(needed)")
                     }
                 }
             }

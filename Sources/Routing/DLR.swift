@@ -56,6 +56,8 @@
 public final class DLR: Module, BlockMixer {
     public static let optionKeys: Set<String> = ["a", "tau", "k_max", "temperature", "task_dim", "tasks",
                                                  "gate_per_block", "balance_weight", "entropy_beta", "gate_bias"]
+    /// The default of the option `tasks`: one embedding per built-in task id (0-10).
+    public static let defaultTasks = 11
 
     /// `W_s: [d + taskDim, L]`, one or `L` of them.
     public let sequenceGates: [Tensor]
@@ -87,7 +89,7 @@ public final class DLR: Module, BlockMixer {
         try requireOption(temperature > 0, options, "temperature", "must be positive, got \(temperature)")
         let taskDim = try options.int("task_dim", default: 16)
         try requireOption(taskDim >= 1, options, "task_dim", "must be at least 1, got \(taskDim)")
-        let tasks = try options.int("tasks", default: 11)
+        let tasks = try options.int("tasks", default: DLR.defaultTasks)
         try requireOption(tasks >= 1, options, "tasks", "must be at least 1, got \(tasks)")
         let perBlock = try options.bool("gate_per_block", default: false)
         let bw = try options.double("balance_weight", default: 0.01)
