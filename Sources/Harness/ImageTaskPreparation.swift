@@ -48,17 +48,7 @@ final class ImageTaskPreparation: PreparedTask {
     }
 
     func metrics(_ predictions: [[Prediction]]) -> [String: Double] {
-        let p = predictions[0]
-        let labels = Array(data.test.fineLabels.prefix(evalCount))
-        var top1 = 0, top5 = 0
-        for (i, pr) in p.enumerated() {
-            guard case .label(let l, let scores) = pr else { continue }
-            if l == labels[i] { top1 += 1 }
-            let target = scores[labels[i]]
-            // Rank of the true class: number of classes scoring strictly higher (ties to the true class).
-            if scores.filter({ $0 > target }).count < 5 { top5 += 1 }
-        }
-        return ["top1": Double(top1) / Double(max(p.count, 1)), "top5": Double(top5) / Double(max(p.count, 1))]
+        ShiftedEval.imageMetrics(predictions[0], labels: Array(data.test.fineLabels.prefix(evalCount)))
     }
 
     func levelMetric(set: Int, _ indices: [Int], _ predictions: [Prediction]) -> Double {

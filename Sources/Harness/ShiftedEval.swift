@@ -106,7 +106,8 @@ public enum ShiftedEval {
         log(String(format: "%@ written in %.1f s", what, Date().timeIntervalSince(start)))
     }
 
-    /// Top-1 and top-5 accuracy (the true class among the five highest scores, ties to it).
+    /// Top-1 and top-5 accuracy (the true class among the five highest scores, ties to it: its
+    /// rank is the number of classes scoring strictly higher), as CIFAR-100 cells report them.
     static func imageMetrics(_ predictions: [Prediction], labels: [Int]) -> [String: Double] {
         var top1 = 0, top5 = 0
         for (i, pr) in predictions.enumerated() {
