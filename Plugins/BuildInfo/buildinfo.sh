@@ -7,7 +7,8 @@
 #     (the command line), Sources/Pretrained and Sources/Harness/PretrainedTrainer.swift
 #     (the pretrained tier's encoder and trainer, which no from-scratch cell runs): the
 #     engine, layers, routing methods, data formats and proxy generators, the training loop
-#     and harness, the C shims;
+#     and harness, the C shims (not the DocC documentation catalogs, Sources/*/*.docc:
+#     prose that no cell reads);
 #   - pretrainedCodeHash, for the pretrained tier: the same files plus Sources/Pretrained and
 #     Sources/Harness/PretrainedTrainer.swift;
 #   - both: Package.swift (compiler flags such as -Ounchecked and -target-cpu), the value of
@@ -24,7 +25,7 @@ if command -v git >/dev/null 2>&1 && c=$(git rev-parse HEAD 2>/dev/null); then
   [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || dirty=true
 fi
 inputs=$( { find Sources -type f ! -path 'Sources/Report/*' ! -path 'Sources/moebench/*' ! -path 'Sources/Analysis/*' \
-            ! -path 'Sources/Pretrained/*' ! -path 'Sources/Harness/PretrainedTrainer.swift' ! -name '.*'; echo Package.swift; } | LC_ALL=C sort)
+            ! -path 'Sources/Pretrained/*' ! -path 'Sources/Harness/PretrainedTrainer.swift' ! -path '*.docc/*' ! -name '.*'; echo Package.swift; } | LC_ALL=C sort)
 pinputs=$( { printf '%s\n' "$inputs"; find Sources/Pretrained Sources/Harness/PretrainedTrainer.swift -type f ! -name '.*'; } | LC_ALL=C sort)
 digest() { for f in $1; do printf '%s %s\n' "$(sha256sum < "$f" | cut -c1-64)" "$f"; done | sha256sum | cut -c1-16; }
 code=$(digest "$inputs")
