@@ -50,28 +50,11 @@ public struct DataSource: Equatable, Sendable {
         } catch {
             throw HarnessError("\(parent.path): cannot create the proxy data folder: \(error.localizedDescription)")
         }
-        let fd = open(lockFile.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw HarnessError("\(lockFile.path): cannot open the proxy data lock: \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            log("waiting for another process writing proxy data under \(root.path) …")
-            while flock(fd, LOCK_EX) != 0 {
-                guard errno == EINTR else {
-                    throw HarnessError("\(lockFile.path): cannot lock: \(String(cString: strerror(errno)))")
-                }
-            }
-        }
-        defer { flock(fd, LOCK_UN) }
-        // Another process may have finished while this one waited.
-        if fm.fileExists(atPath: marker(for: modality).path) { return }
-
-        let partial = partialFolder(for: modality)
-        try? fm.removeItem(at: partial)  // left by a killed writer: the lock says nobody writes it now
-        let start = Date()
-        log("writing \(scale.rawValue) proxy data for \(modality.rawValue) under \(root.path) …")
-        do {
+        let once = WriteOnce(marker: marker(for: modality), lock: lockFile, lockName: "the proxy data lock",
+                             partial: partialFolder(for: modality), waiting: "proxy data under \(root.path)",
+                             writing: "\(scale.rawValue) proxy data for \(modality.rawValue) under \(root.path)",
+                             written: "proxy data for \(modality.rawValue)")
+        try once.run(log: log) { partial in
             try fm.createDirectory(at: partial, withIntermediateDirectories: true)
             switch modality {
             case .text: try GLUEProxy.write(root: partial, seed: DataSource.proxySeed, scale: scale)
@@ -85,19 +68,9 @@ public struct DataSource: Equatable, Sendable {
                     try mergeNotes(from: src, into: dst)
                     continue
                 }
-                // No marker: whatever is there is unfinished (or stale) and is replaced.
-                if fm.fileExists(atPath: dst.path) { try fm.removeItem(at: dst) }
-                guard rename(src.path, dst.path) == 0 else {
-                    throw HarnessError("\(dst.path): cannot move the finished proxy data into place: \(String(cString: strerror(errno)))")
-                }
+                try WriteOnce.moveIntoPlace(src, dst, what: "the finished proxy data")
             }
-            try atomicWrite(Data(), to: marker(for: modality))
-            try? fm.removeItem(at: partial)
-        } catch {
-            try? fm.removeItem(at: partial)
-            throw error
         }
-        log(String(format: "proxy data for %@ written in %.1f s", modality.rawValue, Date().timeIntervalSince(start)))
     }
 
     /// Adds the sections (`## ` headings) of the notes file `src` to `dst`, replacing a

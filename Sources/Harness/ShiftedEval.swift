@@ -67,43 +67,18 @@ public enum ShiftedEval {
 
     /// Lock, write into `partial`, move each of `folders` (a path under `partial`, "" for
     /// `partial` itself, and its final place, replacing what is there) into place, then
-    /// write `marker`. Returns at once when the marker exists.
+    /// write `marker` (`WriteOnce`). Returns at once when the marker exists.
     static func ensure(marker: URL, lock: URL, partial: URL, what: String, log: (String) -> Void,
                        write: (URL) throws -> Void, folders: [(partial: String, final: URL)]) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: marker.path) { return }
-        let fd = open(lock.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw HarnessError("\(lock.path): cannot open the shifted-set lock: \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            log("waiting for another process writing \(what) …")
-            while flock(fd, LOCK_EX) != 0 {
-                guard errno == EINTR else { throw HarnessError("\(lock.path): cannot lock: \(String(cString: strerror(errno)))") }
-            }
-        }
-        defer { flock(fd, LOCK_UN) }
-        if fm.fileExists(atPath: marker.path) { return }
-        try? fm.removeItem(at: partial)
-        let start = Date()
-        log("writing \(what) …")
-        do {
+        let once = WriteOnce(marker: marker, lock: lock, lockName: "the shifted-set lock", partial: partial,
+                             waiting: what, writing: what, written: what)
+        try once.run(log: log) { partial in
             try write(partial)
             for (sub, final) in folders {
                 let src = sub.isEmpty ? partial : partial.appendingPathComponent(sub)
-                if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
-                guard rename(src.path, final.path) == 0 else {
-                    throw HarnessError("\(final.path): cannot move the shifted set into place: \(String(cString: strerror(errno)))")
-                }
+                try WriteOnce.moveIntoPlace(src, final, what: "the shifted set")
             }
-            try atomicWrite(Data(), to: marker)
-            try? fm.removeItem(at: partial)
-        } catch {
-            try? fm.removeItem(at: partial)
-            throw error
         }
-        log(String(format: "%@ written in %.1f s", what, Date().timeIntervalSince(start)))
     }
 
     /// Top-1 and top-5 accuracy (the true class among the five highest scores, ties to it: its
