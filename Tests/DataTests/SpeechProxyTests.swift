@@ -98,8 +98,8 @@ final class SpeechProxyTests: XCTestCase {
     func testProxyPlanSizes() {
         let plan = Dictionary(uniqueKeysWithValues: SpeechProxy.plan(.proxy).map { ($0.subset, $0) })
         XCTAssertEqual(Set(plan.keys), Set(SpeechProxy.subsets))
-        XCTAssertEqual(plan["train-clean-100"]?.utterances, 1920)
-        XCTAssertEqual(plan["train-clean-100"]?.speakers, 160)
+        XCTAssertEqual(plan["train-clean-100"]?.utterances, 3840)
+        XCTAssertEqual(plan["train-clean-100"]?.speakers, 320)
         XCTAssertEqual(plan["test-clean"]?.utterances, 400)
         XCTAssertEqual(plan["test-other"]?.utterances, 400)
         XCTAssertLessThan(SpeechProxy.plan(.smoke).map(\.utterances).reduce(0, +), 20)
