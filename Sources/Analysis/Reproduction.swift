@@ -96,8 +96,8 @@ public enum Reproduction {
             let refCells = reference.filter { $0.suite == suite && $0.method == method }
             let reCells = rerun.filter { $0.suite == suite && $0.method == method }
             let reByKey = Dictionary(reCells.map { (key($0), $0) }, uniquingKeysWith: { a, _ in a })
-            let refScores = Array(Scores.suiteScores(reference, suite: suite, method: method).values)
-            let reScores = Array(Scores.suiteScores(rerun, suite: suite, method: method).values)
+            let refScores = Scores.suiteScores(reference, suite: suite, method: method).valuesInKeyOrder
+            let reScores = Scores.suiteScores(rerun, suite: suite, method: method).valuesInKeyOrder
             let refMean = refScores.isEmpty ? nil : Stats.mean(refScores)
             let reMean = reScores.isEmpty ? nil : Stats.mean(reScores)
             let missing = refCells.filter { reByKey[key($0)] == nil }.count

@@ -35,7 +35,7 @@ public enum Robustness {
         let sets = s.sets.compactMapValues { $0[m].map { points($0, m) } }
         guard !sets.isEmpty else { return nil }
         let clean = points(c, m)
-        return Drop(metric: m, clean: clean, sets: sets, drop: clean - Stats.mean(Array(sets.values)))
+        return Drop(metric: m, clean: clean, sets: sets, drop: clean - Stats.mean(sets.valuesInKeyOrder))
     }
 
     /// Per seed: the mean over the suite's tasks with a shifted record of `method`'s drop; a

@@ -241,3 +241,11 @@ extension Stats {
         return (rejected, adjusted)
     }
 }
+
+extension Dictionary where Key: Comparable {
+    /// The values in ascending key order. Sums and means over a dictionary's values take
+    /// them in this order, so a report renders the same digits in every process (a
+    /// `Dictionary`'s own order differs from one process to the next, and floating-point
+    /// addition depends on the order).
+    public var valuesInKeyOrder: [Value] { sorted { $0.key < $1.key }.map(\.value) }
+}

@@ -49,7 +49,7 @@ public enum PretrainedReport {
     /// proxy tier's small from-scratch `dense` model.
     static func comparison(suite: String, pretrained: [CellResult], scratch: [CellResult]) -> String {
         let tasks = Set(pretrained.filter { $0.method == "dense" && $0.isOK }.map(\.task))
-        let preScores = Array(Scores.suiteScores(pretrained.filter { tasks.contains($0.task) }, suite: suite, method: "dense").values)
+        let preScores = Scores.suiteScores(pretrained.filter { tasks.contains($0.task) }, suite: suite, method: "dense").valuesInKeyOrder
         guard !preScores.isEmpty else {
             return "**Pretrained vs from scratch:** no complete `dense` result of the pretrained tier yet."
         }
@@ -63,7 +63,7 @@ public enum PretrainedReport {
         let label = PretrainedSpec.scratchLabel
         let sameTasks = Set(pretrained.filter { $0.method == label && $0.isOK }.map(\.task))
         if sameTasks == tasks {
-            let same = Array(Scores.suiteScores(pretrained.filter { tasks.contains($0.task) }, suite: suite, method: label).values)
+            let same = Scores.suiteScores(pretrained.filter { tasks.contains($0.task) }, suite: suite, method: label).valuesInKeyOrder
             if !same.isEmpty {
                 let verdict = Stats.mean(preScores) > Stats.mean(same) ? "pretrained fine-tuning is ahead" : "pretrained fine-tuning is not ahead"
                 parts.append("the same-size model trained from scratch with the same recipe (`\(label)`: the encoder's architecture "
@@ -73,7 +73,7 @@ public enum PretrainedReport {
         }
         let scr = scratch.filter { tasks.contains($0.task) }
         let scrTasks = Set(scr.filter { $0.method == "dense" && $0.isOK }.map(\.task))
-        let scrScores = scrTasks == tasks ? Array(Scores.suiteScores(scr, suite: suite, method: "dense").values) : []
+        let scrScores = scrTasks == tasks ? Scores.suiteScores(scr, suite: suite, method: "dense").valuesInKeyOrder : []
         if !scrScores.isEmpty {
             let preData = Set(pretrained.map(\.data)), scrData = Set(scr.map(\.data))
             let dataNote = preData == scrData ? "same \(preData.sorted().joined(separator: ", ")) data"

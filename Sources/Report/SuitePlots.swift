@@ -65,7 +65,7 @@ public enum SuitePlots {
         var series: [PlotSeries] = []
         var seedCounts: [Int] = []
         for m in r.methods {
-            let scores = Array(Scores.suiteScores(r.results, suite: r.suite, method: m).values).map { (head.errorRate ? 1 - $0 : $0) * 100 }
+            let scores = Scores.suiteScores(r.results, suite: r.suite, method: m).valuesInKeyOrder.map { (head.errorRate ? 1 - $0 : $0) * 100 }
             guard !scores.isEmpty, let fl = Scores.forwardFlops(r.results, suite: r.suite, method: m) else { continue }
             seedCounts.append(scores.count)
             series.append(PlotSeries(label: m, points: [(fl / 1e9, Stats.mean(scores), Stats.std(scores))], connect: false))
