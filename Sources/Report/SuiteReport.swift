@@ -76,7 +76,7 @@ public struct SuiteReport {
             }
             if tasks.count > 1 {
                 // The suite score (the headline tasks, Scores.headlineTasks) per seed, then mean ± std.
-                let avgs = Scores.suiteScores(results, suite: suite, method: m).sorted { $0.key < $1.key }.map(\.value)
+                let avgs = Scores.suiteScores(results, suite: suite, method: m).valuesInKeyOrder
                 row.append(avgs.isEmpty ? "—" : pct(avgs))
             }
             let ok = cells(m).filter(\.isOK)

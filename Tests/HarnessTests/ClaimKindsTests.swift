@@ -142,8 +142,8 @@ final class RobustnessClaimTests: XCTestCase {
     func testDropSumsTheSetsInNameOrder() throws {
         // Points 1e18, 50, -1e18 under set-0, set-1, set-2. In name order the sum is
         // (1e18 + 50) - 1e18 = 0 (50 is under half of 1e18's spacing of 128, so it is lost to
-        // rounding); in the order set-0, set-2, set-1 it would be 50. Summing in a Dictionary's own order gave digits that changed
-        // from one process to the next.
+        // rounding); in the order set-0, set-2, set-1 it would be 50. Summing in a Dictionary's
+        // own order gave digits that changed from one process to the next.
         let d = try XCTUnwrap(Robustness.drop(try result("dlr", 1, clean: 0.6, sets: [1e16, 0.5, -1e16])))
         XCTAssertEqual(d.drop, 60, accuracy: 0)
         let many = Dictionary(uniqueKeysWithValues: (0..<200).map { ($0 * 7919 % 200, Double($0)) })
