@@ -1,6 +1,7 @@
 import Foundation
 import Analysis
 import Harness
+import Tensor
 import XCTest
 
 /// The real command line: provenance from the binary, verify, selections, concurrent
@@ -130,7 +131,14 @@ final class ReplicationCLITests: XCTestCase {
         XCTAssertEqual(r0.environment.gitCommit, Build.shortCommit)
         XCTAssertEqual(r0.environment.codeFingerprint, Build.fingerprint)
         XCTAssertEqual(r0.environment.threads, 1)
-        XCTAssertEqual(r0.environment.cpuKind, RunEnvironment.cpuKind)
+        // The binary chooses its OpenBLAS kernels from the CPU flags before the library loads
+        // (MoEBench.main) unless OPENBLAS_CORETYPE is set; this test process keeps OpenBLAS's
+        // own detection, which can name the same CPU otherwise (Cooperlake for SkylakeX).
+        let env = ProcessInfo.processInfo.environment
+        let binaryKind = env["OPENBLAS_CORETYPE"]
+            ?? (env["MOEBENCH_NO_CORETYPE"] == nil ? EngineThreads.preferredCoreType() : nil)
+            ?? RunEnvironment.cpuKind
+        XCTAssertEqual(r0.environment.cpuKind, binaryKind)
         XCTAssertTrue(r0.environment.swiftVersion.hasPrefix("Swift version"), r0.environment.swiftVersion)
     }
 
