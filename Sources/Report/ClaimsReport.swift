@@ -31,6 +31,21 @@ public enum ClaimsReport {
         }
     }
 
+    /// "12.3 min of cells on glue (756 cells over 12 seeds), …": per suite, in the order
+    /// given, the summed wall time of its successful cells divided by its seeds.
+    static func seedCosts(_ results: [CellResult], suites: [String]) -> String {
+        var seen: Set<String> = []
+        var parts: [String] = []
+        for suite in suites where seen.insert(suite).inserted {
+            let cs = results.filter { $0.suite == suite && $0.isOK }
+            let seeds = Set(cs.map(\.seed)).count
+            guard seeds > 0 else { continue }
+            let perSeed = cs.map(\.wallSeconds).reduce(0, +) / Double(seeds) / 60
+            parts.append(String(format: "%.1f", perSeed) + " min of cells on \(suite) (\(cs.count) cells over \(seeds) seeds)")
+        }
+        return parts.joined(separator: ", ")
+    }
+
     public static func markdown(claims: [Claim], results: [CellResult], tier: String) -> String {
         let data = Set(results.map(\.data)).sorted().joined(separator: ", ")
         var s = "# Claims of the seed papers: \(tier) tier\n\n"
@@ -109,6 +124,11 @@ public enum ClaimsReport {
                 s += "| \(v.claim.id) | \(suite(v)) | \(pr.n) | \(String(format: isDiff ? "%.2f" : "%.4f", pr.sd)) | \(String(format: isDiff ? "%.2f" : "%.4f", pr.halfWidth)) | "
                 s += isDiff ? "\(v.seedsFor12.map(String.init) ?? "> 10000") | " : "— | "
                 s += "\(String(format: isDiff ? "%.2f" : "%.3f", width)) | \(v.seedsConclusive.map(String.init) ?? "> 10000") |\n"
+            }
+            let costs = seedCosts(results, suites: powered.map(\.suite))
+            if !costs.isEmpty {
+                s += "\nWhat a seed costs: one seed of every method takes " + costs
+                    + " (the results' measured wall times, summed; the suite reports' *Cost* sections have them per task).\n"
             }
         }
 

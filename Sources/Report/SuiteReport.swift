@@ -271,6 +271,35 @@ public struct SuiteReport {
         return s
     }
 
+    /// What the run cost, per task: the cells' measured wall times (`wallSeconds`, taken by
+    /// the process that ran the cell: data loading, training and every evaluation, shifted
+    /// sets included), summed into minutes of cells, and per seed (all methods of one seed).
+    public func cost() -> String {
+        let ok = results.filter(\.isOK)
+        guard !ok.isEmpty else { return "" }
+        func minutes(_ seconds: Double) -> String { String(format: "%.1f", seconds / 60) }
+        func median(_ v: [Double]) -> Double {
+            let x = v.sorted()
+            return x.count % 2 == 1 ? x[x.count / 2] : (x[x.count / 2 - 1] + x[x.count / 2]) / 2
+        }
+        var s = "| task | cells | seconds per cell: median (min–max) | min of cells | seeds | min of cells per seed |\n|---|---|---|---|---|---|\n"
+        var rows: [(title: String, cells: [CellResult])] = tasks.map { t in (t.title, ok.filter { $0.task == t.name }) }
+        if rows.count > 1 { rows.append(("**all**", ok)) }
+        for (title, cs) in rows where !cs.isEmpty {
+            let w = cs.map(\.wallSeconds)
+            let total = w.reduce(0, +)
+            let seeds = Set(cs.map(\.seed)).count
+            s += "| \(title) | \(cs.count) | \(String(format: "%.0f (%.0f–%.0f)", median(w), w.min()!, w.max()!)) | \(minutes(total)) | \(seeds) | \(minutes(total / Double(seeds))) |\n"
+        }
+        let total = ok.map(\.wallSeconds).reduce(0, +)
+        let threadCounts = Set(ok.map(\.environment.threads)).sorted()
+        let threads = threadCounts.map(String.init).joined(separator: " or ")
+        s += "\nThe cells ran with \(threads) engine thread\(threadCounts == [1] ? "" : "s") each. Run as `--jobs J --threads 1` on J cores, a replication's wall time is about the minutes of cells / J: "
+        s += "\(minutes(total / 2)) min at 2 jobs for these \(ok.count) cells, plus writing the proxy data on a fresh checkout, the reference rows and the reports. "
+        s += "A cell that shared its core with other work reads slower than alone.\n"
+        return s
+    }
+
     /// Which builds and machines the results came from: commits (with their code
     /// fingerprints) and CPU kinds (OpenBLAS kernels) with thread counts, each with its cells.
     public func provenance() -> String {
@@ -312,6 +341,8 @@ public struct SuiteReport {
         if !rob.isEmpty { s += "## Robustness under distribution shift\n\nEach cell is also evaluated on shifted copies of its evaluation set, written by the suite beside the dataset (`shifted_eval`; see docs/suite-files.md), and on the same examples unshifted. Mean ± SD over seeds.\n\n" + rob }
         let d = byDifficulty()
         if !d.isEmpty { s += "## Against the proxy difficulty level\n\nDo harder inputs get more experts? Level 1 is easiest.\n\n" + d + "\n" }
+        let c = cost()
+        if !c.isEmpty { s += "## Cost\n\n" + c + "\n" }
         for (caption, path) in plots { s += "![\(caption)](\(path))\n\n" }
         let failed = results.filter { !$0.isOK }
         if !failed.isEmpty {

@@ -2,6 +2,7 @@ import Foundation
 import Analysis
 import Harness
 import Tensor
+import Report
 import XCTest
 
 /// The claims' statistics: the paired t interval and the bootstrap against the committed
@@ -92,6 +93,15 @@ final class ClaimsStatsTests: XCTestCase {
     func claim(_ id: String, _ a: String, _ b: String, suites: [String], expected: Double? = nil) -> Claim {
         Claim(id: id, paper: "p", source: "s", text: id, kind: .difference, a: a, b: b, suites: suites,
               expected: expected, expectedHigh: nil, max: nil)
+    }
+
+    /// The power section says what one more seed costs: 10 cells of 30 s over 5 seeds is
+    /// 1.0 min of cells per seed (hand-computed).
+    func testPowerSectionStatesWhatASeedCosts() throws {
+        var results = try pair("s", "m", "dense", [2.0, 2.2, 1.9, 2.1, 2.05])
+        for i in results.indices { results[i].wallSeconds = 30 }
+        let md = ClaimsReport.markdown(claims: [claim("x", "m", "dense", suites: ["s"])], results: results, tier: "proxy")
+        XCTAssertTrue(md.contains("What a seed costs: one seed of every method takes 1.0 min of cells on s (10 cells over 5 seeds)"), md)
     }
 
     func testEquivalenceMarginMakesAZeroEffectNotReproduced() throws {

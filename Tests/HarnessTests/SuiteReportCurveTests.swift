@@ -48,4 +48,30 @@ final class SuiteReportCurveTests: XCTestCase {
         XCTAssertTrue(md.contains("## Convergence"))
         XCTAssertTrue(md.contains("| dense | SST-2 | accuracy | the first 4 examples of dev | 50.0 ± 0.0 | 60.0 ± 0.0 | 70.0 ± 0.0 |"), md)
     }
+
+    /// The cost section sums the cells' wall times per task (hand-computed: SST-2 3 × 30 s +
+    /// 90 s = 3.0 min over 2 seeds, RTE 4 × 60 s = 4.0 min; 7.0 min of cells, 3.5 at 2 jobs).
+    func testCostSumsWallTimesPerTaskAndSeed() throws {
+        let cells = try expandGrid(suite: Fixture.suite(), tierName: "proxy", seedCount: 2)
+        var results: [CellResult] = []
+        for c in cells {
+            var r = Fixture.result(c, metrics: ["accuracy": 0.8])
+            let slow = c.config.method.label == "switch" && c.config.task == "sst2" && c.config.seed == 2
+            r.wallSeconds = c.config.task == "rte" ? 60 : (slow ? 90 : 30)
+            results.append(r)
+        }
+        let report = SuiteReport(suite: "demo", tier: "proxy", methodOrder: ["dense", "switch"], results: results)
+        let cost = report.cost()
+        let lines = cost.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("| SST-2 | 4 | 30 (30–90) | 3.0 | 2 | 1.5 |"), cost)
+        XCTAssertTrue(lines.contains("| RTE | 4 | 60 (60–60) | 4.0 | 2 | 2.0 |"), cost)
+        XCTAssertTrue(lines.contains("| **all** | 8 | 60 (30–90) | 7.0 | 2 | 3.5 |"), cost)
+        XCTAssertTrue(cost.contains("3.5 min at 2 jobs for these 8 cells"), cost)
+        XCTAssertTrue(report.markdown(title: "Demo").contains("## Cost\n\n| task | cells |"))
+        // A failed cell is not counted.
+        var withFailure = results
+        withFailure[0].status = "failed"
+        XCTAssertTrue(SuiteReport(suite: "demo", tier: "proxy", methodOrder: ["dense", "switch"], results: withFailure)
+            .cost().contains("for these 7 cells"))
+    }
 }
