@@ -115,10 +115,16 @@ replicate-all: pretrained
 # Regenerates the committed reference results/<TIER>/ with this build: every cell re-run
 # into .build/reference/ (a killed run resumes there), then moved into place; the proxy
 # and pretrained tiers render reports/, the smoke tier rewrites the nightly baseline.
+# The proxy tier includes the survey suite (results/proxy/survey/), which `--suite all`
+# leaves out: it is run second, so that the whole of results/proxy/ is replaced.
 REFERENCE_TMP := .build/reference
 reference: release
 	$(MOEBENCH) replicate --suite all --tier $(TIER) --jobs $(JOBS) --threads $(CELL_THREADS) \
 	  --results $(REFERENCE_TMP) --no-report
+	@if [ "$(TIER)" = proxy ]; then \
+	  $(MOEBENCH) replicate --suite survey --tier proxy --jobs $(JOBS) --threads $(CELL_THREADS) \
+	    --results $(REFERENCE_TMP) --no-report; \
+	fi
 	rm -rf results/$(TIER) && mkdir -p results && mv $(REFERENCE_TMP)/$(TIER) results/$(TIER)
 	@if [ "$(TIER)" = smoke ]; then \
 	  $(MOEBENCH) regress --update --baseline results/baselines/nightly.json --tier smoke; \
