@@ -43,8 +43,9 @@ public enum Listing {
     }
 
     /// Every suite: file, modality, tasks, method labels (with method and options), seeds,
-    /// and the tiers it defines.
-    public static func suites(_ suites: [Suite]) -> String {
+    /// and the tiers it defines with their cell counts. With `results`, each tier also says
+    /// what its cells measured there cost (`measuredCost`).
+    public static func suites(_ suites: [Suite], results: URL? = nil) -> String {
         var s = "Suites (run with `moebench replicate --suite NAME --tier TIER`):\n"
         for suite in suites {
             s += "\n\(suite.name)  (\(suite.file), modality \(suite.modality.rawValue))\n"
@@ -55,11 +56,37 @@ public enum Listing {
             }.joined(separator: ", ") + "\n"
             for name in Suite.tierNames + suite.tiers.keys.filter({ !Suite.tierNames.contains($0) }).sorted() {
                 guard let t = suite.tiers[name] else { continue }
+                let cells = (try? expandGrid(suite: suite, tierName: name)) ?? []
                 s += "    tier \(name): data \(t.data), seeds \(t.seeds.map(String.init).joined(separator: " ")), "
-                    + "\(t.tasks.count) task\(t.tasks.count == 1 ? "" : "s"), \(t.methods.count) method\(t.methods.count == 1 ? "" : "s")\n"
+                    + "\(t.tasks.count) task\(t.tasks.count == 1 ? "" : "s"), \(t.methods.count) method\(t.methods.count == 1 ? "" : "s"), "
+                    + "\(cells.count) cell\(cells.count == 1 ? "" : "s")"
+                if let results, let cost = measuredCost(cells, results: results) { s += "; " + cost }
+                s += "\n"
             }
         }
         return s
+    }
+
+    /// What the cells of a grid cost where they were run: the summed wall times of the
+    /// successful results under `results` made from the same configuration (any build),
+    /// "measured 44.0 min of cells (all 49 in results/), about 22 min at 2 jobs"; nil when
+    /// none is there.
+    public static func measuredCost(_ cells: [Cell], results: URL) -> String? {
+        var seconds = 0.0
+        var found = 0
+        for c in cells {
+            let url = c.resultPath(in: results)
+            guard FileManager.default.fileExists(atPath: url.path), let r = try? ResultStore.read(url),
+                  r.isOK, r.configHash == c.config.hash else { continue }
+            seconds += r.wallSeconds
+            found += 1
+        }
+        guard found > 0 else { return nil }
+        let place = (found == cells.count ? "all \(found)" : "\(found) of them") + " in \(results.relativePath)/"
+        func duration(_ t: Double, _ minuteDigits: Int) -> String {
+            t < 60 ? String(format: "%.0f s", t) : String(format: "%.\(minuteDigits)f min", t / 60)
+        }
+        return "measured \(duration(seconds, 1)) of cells (\(place)), about \(duration(seconds / 2, 0)) at 2 jobs"
     }
 
     /// Loads every suite file (`*.yaml` except `claims.yaml`) of `dir`, validated against the

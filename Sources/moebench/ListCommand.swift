@@ -18,18 +18,24 @@ struct ListCommand: ParsableCommand {
         Examples:
           moebench list methods     # methods, their option keys and defaults
           moebench list tasks       # tasks by modality, metrics, which way is better
-          moebench list suites      # Suites/*.yaml: tasks, method labels, tiers
+          moebench list suites      # Suites/*.yaml: tasks, method labels, tiers, cells and what the
+                                    # cells in results/ cost
           moebench list suites --suites ~/my-suites
         """)
 
     @Argument(help: "What to list: methods, tasks or suites.") var what: What
     @Option(help: "Suites folder (for `list suites`).") var suites = "Suites"
+    @Option(help: "Results folder whose cells' measured wall times `list suites` sums per tier (skipped when absent).") var results = "results"
 
     func run() throws {
         switch what {
         case .methods: print(Listing.methods(), terminator: "")
         case .tasks: print(Listing.tasks(), terminator: "")
-        case .suites: print(Listing.suites(try Listing.loadSuites(dir: suites)), terminator: "")
+        case .suites:
+            var isDir: ObjCBool = false
+            let root = FileManager.default.fileExists(atPath: results, isDirectory: &isDir) && isDir.boolValue
+                ? URL(fileURLWithPath: results) : nil
+            print(Listing.suites(try Listing.loadSuites(dir: suites), results: root), terminator: "")
         }
     }
 }

@@ -60,7 +60,25 @@ final class ListTests: XCTestCase {
         XCTAssertEqual(suites.out, Listing.suites([try Fixture.suite()]).replacingOccurrences(of: "(demo.yaml,", with: "(\(dir.path)/demo.yaml,"))
         XCTAssertTrue(suites.out.contains("    tasks: sst2, rte\n"))
         XCTAssertTrue(suites.out.contains("    methods: dense, switch = switch {experts: 4}\n"))
-        XCTAssertTrue(suites.out.contains("    tier proxy: data proxy, seeds 1 2, 2 tasks, 2 methods\n"), suites.out)
+        XCTAssertTrue(suites.out.contains("    tier proxy: data proxy, seeds 1 2, 2 tasks, 2 methods, 8 cells\n"), suites.out)
+
+        // With results of the same configuration in --results, the tier says what they cost:
+        // 2 cells of 45 s (hand-computed: 1.5 min of cells, about 45 s at 2 jobs); a failed
+        // result and one of another configuration are not counted.
+        let results = dir.appendingPathComponent("res")
+        let cells = try expandGrid(suite: try Fixture.suite(), tierName: "proxy")
+        for (k, c) in cells.prefix(4).enumerated() {
+            var r = Fixture.result(c, metrics: ["accuracy": 0.8], status: k == 2 ? "failed" : "ok")
+            r.wallSeconds = 45
+            if k == 3 { r.configHash = "another" }
+            try FileManager.default.createDirectory(at: c.resultPath(in: results).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try ResultStore.write(r, to: c.resultPath(in: results))
+        }
+        let costed = try runMoebench(["list", "suites", "--suites", dir.path, "--results", results.path])
+        XCTAssertEqual(costed.status, 0, costed.err)
+        XCTAssertTrue(costed.out.contains("    tier proxy: data proxy, seeds 1 2, 2 tasks, 2 methods, 8 cells; measured 1.5 min of cells (2 of them in \(results.path)/), about 45 s at 2 jobs\n"), costed.out)
+        // No smoke result there: its line has no cost.
+        XCTAssertTrue(costed.out.contains("    tier smoke: data smoke, seeds 1, 2 tasks, 2 methods, 4 cells\n"), costed.out)
 
         let missing = try runMoebench(["list", "suites", "--suites", dir.appendingPathComponent("none").path])
         XCTAssertNotEqual(missing.status, 0)
