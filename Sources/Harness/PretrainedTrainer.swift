@@ -277,6 +277,9 @@ public struct PretrainedTrainer {
             routing: ev.routing, byDifficulty: ev.byDifficulty, trainSteps: outcome.steps,
             finalTrainLoss: outcome.finalLoss, wallSeconds: Date().timeIntervalSince(start),
             environment: trainer.environment, finishedAt: ISO8601DateFormatter().string(from: Date()))
+        // Routing per (difficulty level, length bin), for the length-controlled difficulty
+        // claim, as the from-scratch cells record it.
+        result.routingByLevelLength = ev.routingByLevelLength
         // The training-loss part of the learning curve (no intermediate evaluation here).
         result.curve = outcome.curve
         let c = encoder.config

@@ -294,6 +294,14 @@ final class PretrainedTierTests: XCTestCase {
         XCTAssertEqual(r.routing.count, 6)
         XCTAssertEqual(r.routing.map { $0.assignedPerUnit.reduce(0, +) }, [Int](repeating: 6, count: 6))
         XCTAssertFalse(r.byDifficulty.isEmpty)
+        // Routing per (level, length bin) is recorded for the length-controlled difficulty
+        // claim: every one of the 6 evaluation examples of each set in exactly one group.
+        let byLevelLength = try XCTUnwrap(r.routingByLevelLength)
+        XCTAssertFalse(byLevelLength.isEmpty)
+        for set in Set(byLevelLength.map(\.set)) {
+            XCTAssertEqual(byLevelLength.filter { $0.set == set }.map(\.examples).reduce(0, +), 6, set)
+        }
+        XCTAssertTrue(byLevelLength.allSatisfy { $0.minLength <= $0.maxLength && $0.meanChosen > 0 })
         // The encoder's own shape (all-MiniLM-L6-v2: 6 layers, width 384, 12 heads, FFN
         // 1,536, 30,522 tokens, 512 positions), not the suite's model spec, and a checksum of
         // its folder; the result records the pretrained tier's fingerprint. Parameters by
