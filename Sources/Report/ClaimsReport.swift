@@ -37,11 +37,9 @@ public enum ClaimsReport {
         var seen: Set<String> = []
         var parts: [String] = []
         for suite in suites where seen.insert(suite).inserted {
-            let cs = results.filter { $0.suite == suite && $0.isOK }
-            let seeds = Set(cs.map(\.seed)).count
-            guard seeds > 0 else { continue }
-            let perSeed = cs.map(\.wallSeconds).reduce(0, +) / Double(seeds) / 60
-            parts.append(String(format: "%.1f", perSeed) + " min of cells on \(suite) (\(cs.count) cells over \(seeds) seeds)")
+            let c = CellCost(results.filter { $0.suite == suite })
+            guard c.seeds > 0 else { continue }
+            parts.append(CellCost.minutes(c.secondsPerSeed) + " min of cells on \(suite) (\(c.cells) cells over \(c.seeds) seeds)")
         }
         return parts.joined(separator: ", ")
     }

@@ -72,21 +72,19 @@ public enum Listing {
     /// "measured 44.0 min of cells (all 49 in results/), about 22 min at 2 jobs"; nil when
     /// none is there.
     public static func measuredCost(_ cells: [Cell], results: URL) -> String? {
-        var seconds = 0.0
-        var found = 0
-        for c in cells {
+        let found = cells.compactMap { c -> CellResult? in
             let url = c.resultPath(in: results)
             guard FileManager.default.fileExists(atPath: url.path), let r = try? ResultStore.read(url),
-                  r.isOK, r.configHash == c.config.hash else { continue }
-            seconds += r.wallSeconds
-            found += 1
+                  r.configHash == c.config.hash else { return nil }
+            return r
         }
-        guard found > 0 else { return nil }
-        let place = (found == cells.count ? "all \(found)" : "\(found) of them") + " in \(results.relativePath)/"
+        let cost = CellCost(found)
+        guard cost.cells > 0 else { return nil }
+        let place = (cost.cells == cells.count ? "all \(cost.cells)" : "\(cost.cells) of them") + " in \(results.relativePath)/"
         func duration(_ t: Double, _ minuteDigits: Int) -> String {
             t < 60 ? String(format: "%.0f s", t) : String(format: "%.\(minuteDigits)f min", t / 60)
         }
-        return "measured \(duration(seconds, 1)) of cells (\(place)), about \(duration(seconds / 2, 0)) at 2 jobs"
+        return "measured \(duration(cost.seconds, 1)) of cells (\(place)), about \(duration(cost.wallSeconds, 0)) at \(CellCost.jobs) jobs"
     }
 
     /// Loads every suite file (`*.yaml` except `claims.yaml`) of `dir`, validated against the

@@ -277,25 +277,20 @@ public struct SuiteReport {
     public func cost() -> String {
         let ok = results.filter(\.isOK)
         guard !ok.isEmpty else { return "" }
-        func minutes(_ seconds: Double) -> String { String(format: "%.1f", seconds / 60) }
-        func median(_ v: [Double]) -> Double {
-            let x = v.sorted()
-            return x.count % 2 == 1 ? x[x.count / 2] : (x[x.count / 2 - 1] + x[x.count / 2]) / 2
-        }
         var s = "| task | cells | seconds per cell: median (min–max) | min of cells | seeds | min of cells per seed |\n|---|---|---|---|---|---|\n"
         var rows: [(title: String, cells: [CellResult])] = tasks.map { t in (t.title, ok.filter { $0.task == t.name }) }
         if rows.count > 1 { rows.append(("**all**", ok)) }
         for (title, cs) in rows where !cs.isEmpty {
-            let w = cs.map(\.wallSeconds)
-            let total = w.reduce(0, +)
-            let seeds = Set(cs.map(\.seed)).count
-            s += "| \(title) | \(cs.count) | \(String(format: "%.0f (%.0f–%.0f)", median(w), w.min()!, w.max()!)) | \(minutes(total)) | \(seeds) | \(minutes(total / Double(seeds))) |\n"
+            let w = cs.map(\.wallSeconds).sorted()
+            let c = CellCost(cs)
+            s += "| \(title) | \(c.cells) | \(String(format: "%.0f (%.0f–%.0f)", Stats.quantile(sorted: w, 0.5), w.first!, w.last!)) | "
+                + "\(CellCost.minutes(c.seconds)) | \(c.seeds) | \(CellCost.minutes(c.secondsPerSeed)) |\n"
         }
-        let total = ok.map(\.wallSeconds).reduce(0, +)
+        let all = CellCost(ok)
         let threadCounts = Set(ok.map(\.environment.threads)).sorted()
         let threads = threadCounts.map(String.init).joined(separator: " or ")
         s += "\nThe cells ran with \(threads) engine thread\(threadCounts == [1] ? "" : "s") each. Run as `--jobs J --threads 1` on J cores, a replication's wall time is about the minutes of cells / J: "
-        s += "\(minutes(total / 2)) min at 2 jobs for these \(ok.count) cells, plus writing the proxy data on a fresh checkout, the reference rows and the reports. "
+        s += "\(CellCost.minutes(all.wallSeconds)) min at \(CellCost.jobs) jobs for these \(all.cells) cells, plus writing the proxy data on a fresh checkout, the reference rows and the reports. "
         s += "A cell that shared its core with other work reads slower than alone.\n"
         return s
     }
